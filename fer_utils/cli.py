@@ -1,0 +1,155 @@
+"""The ``fer-workbook`` command: parse arguments, merge profile and overrides, call fer_utils."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from fer_utils import config as config_module
+from fer_utils import paths
+
+
+class UserError(Exception):
+    """Bad input from the command line; printed as one line, exit code 2."""
+
+
+def _parse_params(pairs):
+    """``["epochs=3", "seed=1"]`` -> typed overrides (see fer_utils.config.parse_value)."""
+    overrides = {}
+    for pair in pairs or []:
+        key, separator, text = pair.partition("=")
+        if not separator:
+            raise UserError(f"--param {pair}: expected KEY=VALUE")
+        overrides[key.strip()] = config_module.parse_value(key.strip(), text)
+    return overrides
+
+
+def cmd_synth(args):
+    from fer_utils import synth
+
+    path = synth.write_csv(paths.resolve(args.out) if args.out else None, n=args.rows, seed=args.seed,
+                           progress=not args.quiet)
+    print(path)
+
+
+def cmd_data(args):
+    from fer_utils import data
+
+    dataset = data.load(args.path, resize=args.resize, progress=not args.quiet)
+    print(f"{dataset.source}: {dataset.form} form, {len(dataset):,} rows, sha256 {dataset.content_hash[:12]}")
+    print(dataset.counts().to_string())
+
+
+def cmd_train(args):
+    from fer_utils import train
+
+    overrides = _parse_params(args.param)
+    for key in ("model", "match", "seed"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.time_budget is not None:
+        overrides["time_budget"] = args.time_budget
+    config = config_module.resolve(args.profile, **overrides)
+    if args.logical_cpus:
+        train.configure_devices(args.logical_cpus)
+    strategy = None
+    if args.logical_cpus > 1:
+        strategy = train.distribution_strategy([f"/cpu:{index}" for index in range(args.logical_cpus)])
+    run = train.train(config, args.data, force=args.force, progress=not args.quiet, strategy=strategy)
+    metrics = run.metrics
+    for split, values in metrics["splits"].items():
+        print(f"{split:>12}: accuracy {values['accuracy']:.4f}  macro-F1 {values['macro_f1']:.4f}  (n={values['n']})")
+    print(f"epochs {metrics['epochs_run']} (best {metrics['best_epoch']}, stopped by {metrics['stopped_by']}), "
+          f"{metrics['train_seconds']:.0f} s, {metrics['train_images_per_second']:.0f} images/s")
+    print(run.directory)
+
+
+def cmd_predict(args):
+    from fer_utils import data, evaluate, train
+
+    run = train.load_run(args.run)
+    dataset = data.load(args.data, resize=args.resize, progress=not args.quiet)
+    model = run.load_model()
+    probabilities = evaluate.predict_probabilities(model, dataset.x, flip_tta=args.tta)
+    predicted = probabilities.argmax(axis=1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as handle:
+        handle.write("id,label\n")
+        handle.writelines(f"{identifier},{label}\n" for identifier, label in zip(dataset.ids, predicted))
+    labeled = dataset.y >= 0
+    for usage in dataset.usages:
+        rows = labeled & (dataset.usage == usage)
+        if rows.any():
+            metrics = evaluate.classification_metrics(dataset.y[rows], predicted[rows])
+            print(f"{usage:>12}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  (n={metrics['n']})")
+    print(f"wrote {len(predicted):,} predictions to {out}")
+
+
+def build_parser():
+    """The argument parser of ``fer-workbook`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="fer-workbook",
+        description="FER2013 course-report workbook: data, synthetic faces, training and prediction.",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth", help="write the seeded synthetic face set (fer2013.csv form)",
+                                description="Write the seeded synthetic FER-like face set in the Kaggle fer2013.csv form.")
+    synth.add_argument("--out", help=f"output file (default {paths.SYNTHETIC_CSV.relative_to(paths.PROJECT_ROOT)})")
+    synth.add_argument("--rows", type=int, default=35887, help="number of faces (default: FER2013's 35,887)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.set_defaults(handler=cmd_synth)
+
+    data = commands.add_parser("data", help="load and validate a data set; print rows per split and class",
+                               description="Load a FER2013 file or folder (fer2013.csv, ML2017 train/test.csv, "
+                                           "image folders; .gz allowed), validate it and print a table.")
+    data.add_argument("path", help="fer2013.csv, train.csv, test.csv (optionally .gz) or an image folder")
+    data.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    data.set_defaults(handler=cmd_data)
+
+    train = commands.add_parser("train", help="train a model (or reuse the finished run); prints the run directory last",
+                                description="Train a model preset under a profile. Settings merge in this order: "
+                                            "defaults, the profile, --param, then the explicit flags.")
+    train.add_argument("--model", help="model preset: vgg (default), vgg_small, seed2017, or dnn with --match")
+    train.add_argument("--match", help="for --model dnn: the CNN preset whose parameter count to match")
+    train.add_argument("--data", help="data file or folder (default: the embedded synthetic set)")
+    train.add_argument("--profile", default="quick", choices=config_module.PROFILE_NAMES, help="settings profile (default quick)")
+    train.add_argument("--time-budget", type=float, help="minutes of training before stopping with the best weights")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--param", action="append", metavar="KEY=VALUE", help="override any setting, e.g. epochs=3 (repeatable)")
+    train.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
+    train.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
+    train.set_defaults(handler=cmd_train)
+
+    predict = commands.add_parser("predict", help="write a Kaggle-style id,label submission",
+                                  description="Predict labels with a trained run; print accuracy per Usage when the data has labels.")
+    predict.add_argument("--run", required=True, help="run directory printed by `fer-workbook train`")
+    predict.add_argument("--data", required=True, help="data file or folder to predict")
+    predict.add_argument("--out", required=True, help="output csv (id,label)")
+    predict.add_argument("--tta", action="store_true", help="average with horizontally flipped faces")
+    predict.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    predict.set_defaults(handler=cmd_predict)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of ``fer-workbook``; returns the exit code (2 on bad input)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from fer_utils.data import DataError
+
+    try:
+        args.handler(args)
+    except (UserError, DataError, ValueError, FileNotFoundError) as error:
+        if os.environ.get("FER_DEBUG"):
+            raise
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        parser.exit(2, f"fer-workbook {args.command}: error: {message}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

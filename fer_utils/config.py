@@ -1,0 +1,120 @@
+"""Training profiles as small diffs over one set of typed defaults; unknown keys and bad types fail loudly."""
+
+import dataclasses
+import json
+
+PROFILE_NAMES = ("quick", "cpu", "full")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a training run depends on besides the data; saved as config.json in the run."""
+
+    profile: str = "quick"          # which profile these values came from (quick, cpu, full)
+    model: str = "vgg"              # model preset (fer_utils.models.PRESETS) or "dnn"
+    match: str = ""                 # for model="dnn": the preset whose parameter count it matches
+    max_train_rows: int = 0         # stratified subsample of the training rows (0 = all)
+    val_fraction: float = 0.1       # share of Training held out for validation (stratified)
+    epochs: int = 60                # upper bound; early stopping and the time budget may end sooner
+    batch_size: int = 64            # global batch size (split over replicas)
+    learning_rate: float = 1e-3     # peak learning rate of AdamW after warm-up
+    weight_decay: float = 1e-4      # AdamW decoupled weight decay
+    warmup_epochs: float = 1.0      # linear warm-up, then cosine decay to 0 at `epochs`
+    label_smoothing: float = 0.1    # cross-entropy label smoothing
+    augment: bool = True            # random flip / rotation / shift / zoom on training batches
+    rotation: float = 0.05          # max rotation as a fraction of a full turn (0.05 = 18 degrees)
+    shift: float = 0.1              # max shift as a fraction of the side
+    zoom: float = 0.1               # max zoom in or out as a fraction
+    patience: int = 10              # early stopping: epochs without a better val accuracy
+    time_budget: float = 0.0        # minutes of training before stopping with the best weights (0 = none)
+    mixed_precision: bool = True    # float16 compute when a GPU is present (never on CPU)
+    seed: int = 0                   # seeds data split, shuffling, augmentation and weights
+
+    def to_dict(self):
+        """The config as a plain dict (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        """The config as sorted, indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+#: Each profile lists only what it changes from the defaults above.
+PROFILES = {
+    # synthetic default data; the whole five-notebook pipeline in a few minutes on 2 CPU cores
+    "quick": {"model": "vgg_small", "max_train_rows": 8000, "epochs": 8, "patience": 4,
+              "learning_rate": 3e-3, "warmup_epochs": 0.5, "time_budget": 3.0},
+    # real data, no GPU: the best accuracy in about an hour on a 2-core laptop CPU
+    "cpu": {"model": "vgg", "epochs": 30, "batch_size": 64, "patience": 8, "time_budget": 60.0},
+    # real data on a GPU: the long schedule of the literature
+    "full": {"model": "vgg", "epochs": 300, "batch_size": 128, "patience": 50,
+             "learning_rate": 2e-3, "warmup_epochs": 5.0},
+}
+
+_FIELDS = {field.name: field for field in dataclasses.fields(Config)}
+
+
+def _check(key, value, where):
+    """Return value converted to the field's type, or raise ValueError naming key and source."""
+    if key not in _FIELDS:
+        raise ValueError(f"{where}: unknown setting {key!r}; known settings: {', '.join(_FIELDS)}")
+    kind = type(_FIELDS[key].default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{where}: {key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_value(key, text):
+    """Convert ``text`` from the command line (``--param key=text``) to the type of setting ``key``.
+
+    Args:
+        key: a Config field name.
+        text: the value as typed.
+    Returns:
+        The typed value.
+    Raises:
+        ValueError: unknown key or a value that does not parse as the field's type.
+    """
+    if key not in _FIELDS:
+        raise ValueError(f"--param {key}: unknown setting; known settings: {', '.join(_FIELDS)}")
+    kind = type(_FIELDS[key].default)
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"--param {key}={text}: expected true or false")
+        return lowered in ("true", "1", "yes")
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--param {key}={text}: expected {kind.__name__}") from None
+
+
+def resolve(profile="quick", **overrides):
+    """Merge, in this order: the defaults, the profile's changes, then ``overrides``.
+
+    Args:
+        profile: one of ``PROFILE_NAMES``.
+        **overrides: Config fields to set last (typed values).
+    Returns:
+        A frozen ``Config``.
+    Raises:
+        ValueError: unknown profile, unknown setting or a value of the wrong type.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    values = {"profile": profile}
+    for key, value in PROFILES[profile].items():
+        values[key] = _check(key, value, f"profile {profile!r}")
+    for key, value in overrides.items():
+        values[key] = _check(key, value, "override")
+    config = Config(**values)
+    for key in ("epochs", "batch_size"):
+        if getattr(config, key) < 1:
+            raise ValueError(f"{key}={getattr(config, key)}: must be >= 1")
+    if not 0.0 < config.val_fraction < 1.0:
+        raise ValueError(f"val_fraction={config.val_fraction}: must be between 0 and 1")
+    if config.time_budget < 0 or config.max_train_rows < 0:
+        raise ValueError("time_budget and max_train_rows must be >= 0 (0 means no limit)")
+    return config

@@ -1,0 +1,247 @@
+"""Model presets for 48x48 FER: the original report's CNN, a VGG-style default and a matched DNN.
+
+Every model starts from an explicit ``keras.Input((48, 48, 1))`` taking raw 0-255 pixels, rescales
+inside the model, ends with a layer named ``logits`` (pre-softmax scores, used by saliency) and a
+``probabilities`` softmax. Use ``build(name)`` to get one by name.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+from fer_utils import IMAGE_SIZE, NUM_CLASSES, NUM_PIXELS
+
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+def _inputs():
+    """The shared stem: raw pixels in, [0, 1] floats out (no trainable or stored parameters)."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")  # (N, 48, 48, 1) raw 0-255
+    scaled = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    return inputs, scaled
+
+
+def _head(x, name, batch_norm):
+    """Dense 7 -> (BatchNorm) -> logits -> softmax probabilities (float32 under mixed precision)."""
+    x = layers.Dense(NUM_CLASSES, name="dense_out", use_bias=True)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name="bn_out")(x)
+    logits = layers.Activation("linear", name="logits", dtype="float32")(x)
+    probabilities = layers.Activation("softmax", name="probabilities", dtype="float32")(logits)
+    return probabilities
+
+
+def seed2017():
+    """The original 2017 course report's CNN, layer for layer: 21,100,035 parameters.
+
+    Four stages of two 5x5 'valid' convolutions (32, 64, 128, 256 filters), each followed by a 3x3
+    max-pool of stride 1, then Dense 1024, 1024, 7; BatchNorm + ReLU after every conv and dense
+    layer (BatchNorm on the last one too), softmax last.
+
+    Returns:
+        A ``keras.Model`` named ``seed2017``.
+    """
+    inputs, x = _inputs()
+    for stage, filters in enumerate([32, 64, 128, 256], start=1):
+        for index in (1, 2):
+            x = layers.Conv2D(filters, 5, padding="valid", name=f"conv{stage}_{index}")(x)
+            x = layers.BatchNormalization(name=f"bn{stage}_{index}")(x)
+            x = layers.ReLU(name=f"relu{stage}_{index}")(x)
+        x = layers.MaxPooling2D(3, strides=1, name=f"pool{stage}")(x)
+    # side 48 -> 44, 40 -> 38 -> 34, 30 -> 28 -> 24, 20 -> 18 -> 14, 10 -> 8: flatten is 8*8*256 = 16384
+    x = layers.Flatten(name="flatten")(x)
+    for index in (1, 2):
+        x = layers.Dense(1024, name=f"dense{index}")(x)
+        x = layers.BatchNormalization(name=f"bn_dense{index}")(x)
+        x = layers.ReLU(name=f"relu_dense{index}")(x)
+    return keras.Model(inputs, _head(x, "seed2017", batch_norm=True), name="seed2017")
+
+
+def vgg(widths=(32, 64, 128, 256), dropout_rate=0.3, dense_units=256):
+    """The default CNN: VGG-style stages of two 3x3 conv + BN + ReLU, max-pool, spatial dropout.
+
+    Global average pooling replaces the huge flatten-dense of ``seed2017``, which keeps the
+    parameter count ~20x lower while working at full resolution early (Simonyan & Zisserman 2014,
+    https://arxiv.org/abs/1409.1556; Khaireddin & Chen 2021, https://arxiv.org/abs/2105.03588).
+
+    Args:
+        widths: filters per stage; each stage halves the resolution (48 -> 24 -> 12 -> 6 -> 3).
+        dropout_rate: dropout before the dense layers (half of it after each stage).
+        dense_units: width of the hidden dense layer after pooling (0 for none).
+    Returns:
+        A ``keras.Model`` named ``vgg``.
+    Raises:
+        ValueError: empty ``widths`` or more than 4 stages (48 px would fall below 3 px).
+    """
+    if not 1 <= len(widths) <= 4:
+        raise ValueError(f"widths={widths!r}: give 1 to 4 stage widths (48 px halves per stage)")
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate={dropout_rate!r}: must be in [0, 1)")
+    inputs, x = _inputs()
+    for stage, filters in enumerate(widths, start=1):
+        for index in (1, 2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{stage}_{index}")(x)
+            x = layers.BatchNormalization(name=f"bn{stage}_{index}")(x)
+            x = layers.ReLU(name=f"relu{stage}_{index}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        if dropout_rate:
+            x = layers.SpatialDropout2D(dropout_rate / 2, name=f"drop{stage}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)  # (N, widths[-1])
+    if dense_units:
+        x = layers.Dropout(dropout_rate, name="drop_dense")(x)
+        x = layers.Dense(dense_units, use_bias=False, name="dense1")(x)
+        x = layers.BatchNormalization(name="bn_dense1")(x)
+        x = layers.ReLU(name="relu_dense1")(x)
+    x = layers.Dropout(dropout_rate, name="drop_out")(x)
+    return keras.Model(inputs, _head(x, "vgg", batch_norm=False), name="vgg")
+
+
+def dnn(hidden_units, dropout_rate=0.3):
+    """A fully connected network: flatten, then per width Dense + BN + ReLU + dropout, then Dense 7.
+
+    Args:
+        hidden_units: widths of the hidden layers, e.g. ``(512, 512, 480)``.
+        dropout_rate: dropout after each hidden layer.
+    Returns:
+        A ``keras.Model`` named ``dnn``.
+    Raises:
+        ValueError: no hidden layer or a width below 1.
+    """
+    hidden_units = tuple(int(units) for units in hidden_units)
+    if not hidden_units or min(hidden_units) < 1:
+        raise ValueError(f"hidden_units={hidden_units}: give at least one width, each >= 1")
+    inputs, x = _inputs()
+    x = layers.Flatten(name="flatten")(x)  # (N, 2304)
+    for index, units in enumerate(hidden_units, start=1):
+        x = layers.Dense(units, name=f"dense{index}")(x)
+        x = layers.BatchNormalization(name=f"bn_dense{index}")(x)
+        x = layers.ReLU(name=f"relu_dense{index}")(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate, name=f"drop{index}")(x)
+    return keras.Model(inputs, _head(x, "dnn", batch_norm=False), name="dnn")
+
+
+def dnn_parameter_count(hidden_units):
+    """Parameters of ``dnn(hidden_units)`` in closed form: Dense weights + bias, BatchNorm 4 per unit."""
+    total, previous = 0, NUM_PIXELS
+    for units in hidden_units:
+        total += previous * units + units + 4 * units
+        previous = units
+    return total + previous * NUM_CLASSES + NUM_CLASSES
+
+
+def dnn_matching(model_or_count, depth=3, dropout_rate=0.3, tolerance=0.01):
+    """A DNN whose parameter count is within ``tolerance`` of a given CNN's, solving for the widths.
+
+    With all ``depth`` hidden layers of width h the count is quadratic in h:
+    (depth-1) h^2 + (2304 + 7 + 5 depth + (depth-1)) h + 7. We take the floor of its positive root
+    for the first ``depth-1`` layers, then solve the (linear) count for the last hidden width,
+    which brings the match to within a few dozen parameters.
+
+    Args:
+        model_or_count: a Keras model (its ``count_params()``) or a parameter count.
+        depth: hidden layers of the DNN.
+        dropout_rate: dropout after each hidden layer.
+        tolerance: allowed relative difference of parameter counts.
+    Returns:
+        A ``keras.Model`` named ``dnn``.
+    Raises:
+        ValueError: the target is too small for one hidden unit, or no width lands within tolerance.
+    """
+    target = model_or_count if isinstance(model_or_count, int) else model_or_count.count_params()
+    if depth < 1:
+        raise ValueError(f"depth={depth}: must be >= 1")
+    a = depth - 1
+    b = NUM_PIXELS + NUM_CLASSES + 5 * depth + (depth - 1)
+    c = NUM_CLASSES - target
+    root = -c / b if a == 0 else (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    width = max(1, math.floor(root))
+    leading = (width,) * (depth - 1)
+    # count = count(leading + (0,)) + last * (previous + 5 + 7), linear in the last width
+    previous = leading[-1] if leading else NUM_PIXELS
+    fixed = dnn_parameter_count(leading + (0,))
+    last = max(1, round((target - fixed) / (previous + 5 + NUM_CLASSES)))
+    hidden_units = leading + (last,)
+    error = abs(dnn_parameter_count(hidden_units) - target) / target
+    if error > tolerance:
+        raise ValueError(
+            f"closest DNN {hidden_units} is {error:.1%} off {target} parameters; try another depth"
+        )
+    model = dnn(hidden_units, dropout_rate=dropout_rate)
+    assert model.count_params() == dnn_parameter_count(hidden_units)
+    return model
+
+
+def flops_per_image(model):
+    """Multiply-accumulates x 2 of the conv and dense layers for one image (a forward pass).
+
+    BatchNorm, activations and pooling are left out (they are < 1 % here).
+
+    Args:
+        model: a built Keras model.
+    Returns:
+        FLOPs as an int.
+    """
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
+            _, height, width, _ = layer.output.shape
+            total += 2 * height * width * kernel_h * kernel_w * channels_in * channels_out
+        elif isinstance(layer, layers.Dense):
+            units_in, units_out = layer.kernel.shape
+            total += 2 * units_in * units_out
+    return int(total)
+
+
+#: Presets by name: ``build(name, **overrides)`` calls these.
+PRESETS = {
+    "seed2017": seed2017,
+    "vgg": vgg,
+    "vgg_small": lambda **kw: vgg(**{"widths": (16, 32, 64), "dropout_rate": 0.2, "dense_units": 0, **kw}),
+}
+
+
+def build(name, **options):
+    """Build a model preset by name.
+
+    Args:
+        name: one of ``PRESETS`` ("seed2017", "vgg", "vgg_small") or "dnn" (then ``options`` give
+            ``match``, a model or parameter count to match, or ``hidden_units``, a tuple of widths).
+        **options: keyword arguments of the preset's builder.
+    Returns:
+        A ``keras.Model``.
+    Raises:
+        ValueError: unknown name (lists the known ones) or unknown option.
+    """
+    if name == "dnn":
+        if "match" in options:
+            return dnn_matching(options.pop("match"), **options)
+        return dnn(**options)
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(PRESETS) + ['dnn']}")
+    try:
+        return PRESETS[name](**options)
+    except TypeError as error:
+        raise ValueError(f"model {name!r}: {error}") from None
+
+
+def layer_table(model):
+    """Rows (layer, type, output shape, parameters) for the report's layer table.
+
+    Args:
+        model: a Keras model.
+    Returns:
+        A list of dicts with keys ``layer``, ``type``, ``output_shape``, ``parameters``.
+    """
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        rows.append({
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": "x".join(str(d) for d in shape),
+            "parameters": layer.count_params(),
+        })
+    return rows

@@ -1,0 +1,471 @@
+"""Seeded synthetic FER2013-like faces built from facial action units (FACS/EMFACS, Ekman & Friesen 1978/1983)."""
+
+# Each face is an identity (face shape, skin, hair, glasses, feature sizes) showing its class's EMFACS
+# prototype (Friesen & Ekman, EMFACS-7, 1983; action units as in Ekman & Friesen, FACS, 1978) at a
+# continuous intensity, plus small action-unit leakage, then posed, lit, blurred, occluded and noised by
+# draws that never depend on the class. Rendering is vectorised over a batch: soft shapes are evaluated
+# on a fixed canonical pixel grid, then each face is resampled through its inverse pose transform.
+
+import gzip
+import os
+import pathlib
+import tempfile
+from concurrent import futures
+
+import numpy as np
+from tqdm import tqdm
+
+from fer_utils import CLASS_NAMES, IMAGE_SIZE, NUM_PIXELS, paths
+
+FER2013_CLASS_COUNTS = (4953, 547, 5121, 8989, 6077, 4002, 6198)  # full FER2013 (35,887) per class
+FER2013_USAGE_COUNTS = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
+ACTION_UNITS = (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 20, 23, 25, 26)  # AU23 stands for AU23/24 lip pressing
+
+# EMFACS prototypes: class -> {action unit: relative strength}.
+CLASS_ACTION_UNITS = {
+    "angry": {4: 1.0, 7: 1.0, 23: 1.0},
+    "disgust": {9: 1.0, 10: 1.0},
+    "fear": {1: 1.0, 2: 0.8, 4: 0.7, 5: 1.0, 20: 1.0, 25: 1.0},
+    "happy": {6: 1.0, 12: 1.0},
+    "sad": {1: 1.0, 4: 0.8, 15: 1.0},
+    "surprise": {1: 1.0, 2: 1.0, 5: 1.0, 26: 1.0},
+    "neutral": {},
+}
+# EMFACS variants and common co-occurrences: class -> {action unit: (probability, relative strength)}.
+CLASS_OPTIONAL_UNITS = {
+    "angry": {5: (0.3, 0.6), 10: (0.3, 0.7), 25: (0.25, 0.8)},
+    "disgust": {4: (0.5, 0.6), 7: (0.2, 0.5), 15: (0.3, 0.6), 25: (0.4, 0.7)},
+    "fear": {26: (0.3, 0.6)},
+    "happy": {25: (0.6, 1.0), 26: (0.15, 0.4)},
+    "sad": {6: (0.2, 0.5), 7: (0.15, 0.4)},
+    "surprise": {25: (0.8, 1.0)},
+    "neutral": {},
+}
+
+#: Face regions of the canonical (unposed) face, as (row0, row1, col0, col1) half-open pixel ranges.
+AU_REGIONS = {
+    "brows": (10, 19, 10, 38),
+    "eyes": (17, 24, 10, 38),
+    "nose": (23, 32, 18, 30),
+    "mouth": (31, 43, 14, 34),
+    "face": (4, 48, 7, 41),
+}
+
+BATCH_SIZE = 512  # faces rendered per numpy batch; the output does not depend on it
+NOISE_BANK_SIZE = 64  # seeded 48x48 noise fields, reused with random shifts and signs
+_CENTER = (IMAGE_SIZE - 1) / 2  # 23.5: column of the face's midline
+_ROWS, _COLS = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32)  # (48, 48) each
+_ROWS, _COLS = _ROWS[None], _COLS[None]  # (1, 48, 48): broadcast against per-face (B, 1, 1) values
+_SIDE = np.abs(_COLS - _CENTER)  # (1, 48, 48) distance from the midline, for mirror-symmetric parts
+
+
+def _soft(distance):
+    """Antialiased inside-ness (0..1) of a signed distance in pixels (positive inside)."""
+    return np.clip(distance + 0.5, 0.0, 1.0)
+
+
+def _paint(canvas, alpha, tone):
+    """Alpha-blend ``tone`` into ``canvas`` in place (all broadcast to (B, H, W))."""
+    canvas += alpha * (tone - canvas)
+
+
+def _class_counts(n):
+    """Per-class counts for n faces in FER2013 proportions (largest remainder, every class at least 1)."""
+    shares = np.asarray(FER2013_CLASS_COUNTS, dtype=np.float64) / sum(FER2013_CLASS_COUNTS)
+    counts = np.maximum(np.floor(shares * n).astype(np.int64), 1)
+    remainder = shares * n - np.floor(shares * n)
+    for class_index in np.argsort(-remainder, kind="stable"):
+        if counts.sum() >= n:
+            break
+        counts[class_index] += 1
+    counts[np.argmax(counts)] -= counts.sum() - n
+    return counts
+
+
+def _sample_params(labels, rng):
+    """Draw every per-face parameter (identity, expression, pose, nuisance) for the given labels.
+
+    Args:
+        labels: (n,) int64 class indices.
+        rng: a numpy Generator; all draws are vectorised over the n faces.
+    Returns:
+        A dict of (n,) float64 arrays (plus "label").
+    """
+    n = len(labels)
+    normal, uniform = rng.normal, rng.uniform
+
+    def chance(probability):
+        return (uniform(size=n) < probability).astype(np.float64)
+
+    p = {"label": labels}
+    # Expression: one intensity per face (many subtle), each AU of the prototype varied around it.
+    intensity = 0.12 + 0.88 * rng.beta(1.6, 1.3, size=n)
+    p["intensity"] = np.where(labels == CLASS_NAMES.index("neutral"), 0.0, intensity)
+    for unit in ACTION_UNITS:
+        strength = np.zeros(n)
+        for class_index, name in enumerate(CLASS_NAMES):
+            relative = CLASS_ACTION_UNITS[name].get(unit, 0.0)
+            probability, optional = CLASS_OPTIONAL_UNITS[name].get(unit, (0.0, 0.0))
+            relative = relative + optional * (uniform(size=n) < probability)
+            strength += (labels == class_index) * relative
+        strength = strength * p["intensity"] * uniform(0.7, 1.15, size=n)
+        leakage = np.abs(normal(0.0, 0.09, size=n))  # individual variation around the prototype
+        p[f"au{unit}"] = np.clip(strength + leakage, 0.0, 1.3)
+    # Identity: geometry in canonical pixels, tones in gray levels.
+    p["face_center_row"] = np.clip(normal(26.0, 0.6, n), 24.5, 27.5)
+    p["face_half_width"] = np.clip(normal(18.2, 1.1, n), 15.5, 21.0)
+    p["face_half_height"] = np.clip(normal(23.0, 1.1, n), 21.0, 25.5)
+    p["chin_taper"] = uniform(0.15, 0.4, n)
+    p["skin_tone"] = uniform(85, 215, n)
+    p["hair_tone"] = np.where(chance(0.15), uniform(120, 200, n), uniform(10, 110, n))
+    p["hair_density"] = np.where(chance(0.08), 0.0, uniform(0.75, 1.0, n))
+    p["hairline_row"] = uniform(4.5, 13.0, n)
+    p["hair_volume"] = uniform(0.5, 4.0, n)
+    p["hair_length_row"] = uniform(18, 52, n)
+    p["eye_row"] = p["face_center_row"] - 6.6 + np.clip(normal(0, 0.5, n), -1.2, 1.2)
+    p["eye_spacing"] = np.clip(0.5 * p["face_half_width"] + normal(0, 0.4, n), 6.8, 10.0)
+    p["eye_half_width"] = np.clip(normal(3.6, 0.25, n), 3.0, 4.3)
+    p["eye_upper"] = np.clip(normal(1.5, 0.2, n), 1.0, 2.0)
+    p["eye_lower"] = np.clip(normal(1.1, 0.15, n), 0.7, 1.5)
+    p["iris_radius"] = uniform(1.45, 2.0, n)
+    p["iris_tone"] = uniform(15, 80, n)
+    p["gaze"] = np.clip(normal(0, 0.4, n), -0.9, 0.9)
+    p["brow_gap"] = np.clip(normal(4.7, 0.4, n), 3.7, 5.7)
+    p["brow_thickness"] = uniform(0.9, 1.9, n)
+    p["brow_arch"] = uniform(0.3, 1.2, n)
+    p["brow_slant"] = normal(0, 0.4, n)  # resting tilt: inner end up (+) or down (-)
+    p["brow_density"] = uniform(0.55, 0.95, n)
+    p["nose_row"] = p["eye_row"] + np.clip(normal(10.2, 0.5, n), 9.1, 11.3)
+    p["nostril_spacing"] = np.clip(normal(2.6, 0.25, n), 2.0, 3.2)
+    p["mouth_row"] = p["nose_row"] + np.clip(normal(7.1, 0.5, n), 6.1, 8.1)
+    p["mouth_half_width"] = np.clip(normal(6.8, 0.5, n), 5.6, 8.0)
+    p["upper_lip"] = uniform(0.8, 1.4, n)
+    p["lower_lip"] = uniform(1.1, 2.0, n)
+    p["lip_darkness"] = uniform(0.1, 0.3, n)
+    p["mouth_curve"] = normal(0, 0.35, n)  # resting corner height: up (+) or down (-)
+    p["glasses"] = chance(0.12)
+    p["glasses_tone"] = uniform(5, 90, n)
+    # Pose, scene and camera: independent of the class.
+    p["rotation"] = np.deg2rad(np.clip(normal(0, 6.0, n), -16, 16))
+    p["scale"] = np.clip(normal(1.0, 0.05, n), 0.88, 1.14)
+    p["shift_row"] = np.clip(normal(0, 1.2, n), -3, 3)
+    p["shift_col"] = np.clip(normal(0, 1.2, n), -3, 3)
+    p["yaw"] = np.clip(normal(0, 0.9, n), -2.2, 2.2)  # interior shift in pixels (head turn)
+    p["background_tone"] = uniform(20, 235, n)
+    p["background_texture"] = uniform(0, 25, n)
+    p["clothes_tone"] = uniform(10, 230, n)
+    p["light_angle"] = uniform(0, 2 * np.pi, n)
+    p["light_strength"] = uniform(0, 0.45, n)
+    p["contrast"] = uniform(0.7, 1.15, n)
+    p["brightness"] = normal(0, 12, n)
+    p["blur_sigma"] = uniform(0.05, 0.9, n)
+    p["noise_sigma"] = uniform(1, 7, n)
+    p["occlusion"] = np.where(chance(0.16), 1 + chance(0.4), 0)  # 0 none, 1 blob (hand), 2 bar
+    p["occlusion_row"] = uniform(8, 44, n)
+    p["occlusion_col"] = uniform(6, 42, n)
+    p["occlusion_size"] = uniform(4, 10, n)
+    p["occlusion_angle"] = uniform(0, np.pi, n)
+    p["occlusion_tone"] = uniform(20, 230, n)
+    for name in ("noise_index", "noise_shift_row", "noise_shift_col", "texture_index"):
+        p[name] = rng.integers(0, NOISE_BANK_SIZE if "index" in name else IMAGE_SIZE, size=n)
+    p["noise_sign"] = np.where(chance(0.5), 1.0, -1.0)
+    return p
+
+
+def _head(p):
+    """Canonical (unposed) head over a transparent background.
+
+    Args:
+        p: dict of per-face parameters, each shaped (B, 1, 1) float32.
+    Returns:
+        (gray, alpha): the head's gray levels and coverage, each (B, 48, 48) float32.
+    """
+    rows, cols, side = _ROWS, _COLS, _SIDE  # (1, 48, 48) each
+    skin, width, height = p["skin_tone"], p["face_half_width"], p["face_half_height"]
+    center = p["face_center_row"]
+    gray = np.zeros(np.broadcast_shapes(skin.shape, rows.shape), np.float32)  # (B, 48, 48)
+    alpha = np.zeros_like(gray)
+    clothes = _soft(rows - 56.0 + 0.03 * side**2)
+    neck = _soft(0.62 * width - side) * _soft(rows - center)
+    vertical = (rows - center) / height  # -1 at the top of the face, +1 at the chin
+    taper = 1.0 - p["chin_taper"] * np.clip(vertical, 0.0, 1.0)
+    radius = np.sqrt((side / (width * taper)) ** 2 + vertical**2)  # 1 on the face outline
+    face = _soft((1.0 - radius) * width)
+    volume = p["hair_volume"]
+    hair_radius = np.sqrt((side / (width + volume)) ** 2 + ((rows - center + 1.0) / (height + volume)) ** 2)
+    hair_shape = _soft((1.0 - hair_radius) * (width + volume))
+    hair_back = p["hair_density"] * hair_shape * _soft(p["hair_length_row"] - rows)
+    hairline = p["hairline_row"] + 9.0 * (side / width) ** 3  # lower at the temples
+    hair_front = p["hair_density"] * hair_shape * _soft(hairline - rows)
+    shading = 1.0 - 0.3 * np.minimum(radius, 1.2) ** 4  # rounder look: darker towards the outline
+    for layer, tone in ((clothes, p["clothes_tone"]), (neck, 0.78 * skin), (hair_back, p["hair_tone"]),
+                        (face, skin * shading), (hair_front, p["hair_tone"])):
+        _paint(gray, layer, tone)
+        alpha = np.maximum(alpha, layer)
+    _face_features(gray, p, bare_skin=face * (1.0 - hair_front))
+    return gray, alpha
+
+
+def _face_features(gray, p, bare_skin):
+    """Paint brows, eyes, nose, mouth and glasses, moved by the action-unit strengths, into ``gray``."""
+    rows, cols, side = _ROWS, _COLS, _SIDE
+    au = {unit: p[f"au{unit}"] for unit in ACTION_UNITS}  # (B, 1, 1) strengths, 0 = absent, 1 = full
+    skin, eye_row, eye_spacing = p["skin_tone"], p["eye_row"], p["eye_spacing"]
+    eye_half_width = p["eye_half_width"]
+    # Eye sockets: soft shadow under the brow ridge.
+    socket = np.exp(-(((side - eye_spacing) / 4.5) ** 2) - ((rows - eye_row + 0.8) / 2.6) ** 2)
+    gray *= 1.0 - 0.18 * socket * bare_skin
+    # Brows (AU1 raises inner ends, AU2 outer ends, AU4 lowers and draws them together, AU9 lowers).
+    inner = eye_spacing - eye_half_width - 0.3 - 1.0 * au[4]
+    outer = eye_spacing + eye_half_width + 1.3
+    brow_row = eye_row - p["brow_gap"]
+    inner_row = brow_row - p["brow_slant"] - 2.6 * au[1] + 1.9 * au[4] + 0.8 * au[9]
+    outer_row = brow_row + 0.3 - 2.4 * au[2] - 0.5 * au[1] + 0.8 * au[4]
+    arch = p["brow_arch"] + 0.8 * au[2] + 0.4 * au[1] - 0.4 * au[4]
+    length = outer - inner
+    along = (side - inner) / length  # 0 at the inner end, 1 at the outer end
+    brow_center = inner_row + (outer_row - inner_row) * along - 4.0 * arch * along * (1.0 - along)
+    thickness = p["brow_thickness"] * (1.15 - 0.4 * along)
+    brow = _soft(thickness / 2 - np.abs(rows - brow_center)) * _soft(along * length) * _soft((1 - along) * length)
+    _paint(gray, p["brow_density"] * brow, np.minimum(p["hair_tone"], 0.45 * skin))
+    # Wrinkles: AU4 vertical furrows between the brows, AU1/AU2 horizontal lines on the forehead.
+    furrow = np.exp(-(((side - 1.3) / 0.6) ** 2)) * _soft(rows - inner_row + 0.5) * _soft(inner_row + 3.5 - rows)
+    forehead = sum(np.exp(-(((rows - brow_row + offset) / 0.55) ** 2)) for offset in (3.4, 5.6))
+    wrinkles = 0.5 * au[4] * furrow + 0.35 * np.maximum(au[1], au[2]) * forehead * _soft(9.0 - side)
+    _paint(gray, wrinkles * bare_skin, 0.55 * skin)
+    # Eyes (AU5 widens the aperture, AU6 and AU7 narrow it from below, AU4 lowers the upper lid).
+    across = (side - eye_spacing) / eye_half_width  # -1..1 over each eye
+    lid_profile = np.sqrt(np.clip(1.0 - across**2, 0.0, None))
+    upper = np.maximum(p["eye_upper"] + 1.3 * au[5] - 0.35 * au[4] - 0.45 * au[7] - 0.2 * au[6], 0.3)
+    lower = np.maximum(p["eye_lower"] - 0.6 * au[7] - 0.5 * au[6], 0.2)
+    top, bottom = eye_row - upper * lid_profile, eye_row + lower * lid_profile
+    inside_eye = _soft((1.0 - np.abs(across)) * eye_half_width)
+    aperture = _soft(rows - top) * _soft(bottom - rows) * inside_eye
+    _paint(gray, aperture, np.minimum(0.4 * skin + 130.0, 235.0))
+    iris_col = np.minimum(np.abs(cols - _CENTER - p["gaze"] + eye_spacing), np.abs(cols - _CENTER - p["gaze"] - eye_spacing))
+    iris_distance = np.sqrt(iris_col**2 + (rows - eye_row - 0.2) ** 2)
+    _paint(gray, aperture * _soft(p["iris_radius"] - iris_distance), p["iris_tone"])
+    lid_window = _soft((1.15 - np.abs(across)) * eye_half_width)
+    upper_lid = 0.85 * np.exp(-(((rows - top + 0.2) / 0.6) ** 2)) * lid_window
+    lower_lid = (0.2 + 0.5 * np.minimum(au[6] + au[7], 1.0)) * np.exp(-(((rows - bottom - 0.2) / 0.5) ** 2)) * lid_window
+    _paint(gray, upper_lid, np.minimum(p["iris_tone"], 0.3 * skin))
+    _paint(gray, lower_lid, 0.6 * skin)
+    cheek = np.exp(-(((side - eye_spacing - 0.5) / 3.5) ** 2) - ((rows - eye_row - 4.5 + au[6]) / 2.0) ** 2)
+    _paint(gray, 0.35 * au[6] * cheek, np.minimum(1.25 * skin, 250.0))  # AU6 raised cheeks
+    # Nose (AU9 wrinkles the bridge and lifts and flares the nostrils, AU10 lifts them a little).
+    nostril_row = p["nose_row"] - 0.9 * au[9] - 0.3 * au[10]
+    nostril = np.sqrt(((side - p["nostril_spacing"]) / (1.0 + 0.5 * au[9])) ** 2 + ((rows - nostril_row) / 0.65) ** 2)
+    _paint(gray, 0.55 * _soft((1.0 - nostril) * 0.8), 0.35 * skin)
+    bridge = np.exp(-(((side - 2.0) / 0.8) ** 2)) * _soft(rows - eye_row - 1.0) * _soft(nostril_row - 1.0 - rows)
+    tip_shadow = np.exp(-(((rows - nostril_row - 1.2) / 0.8) ** 2)) * _soft(3.5 - side)
+    nose_wrinkles = sum(np.exp(-(((rows - eye_row - offset) / 0.5) ** 2)) for offset in (1.8, 3.6)) * _soft(2.8 - side)
+    _paint(gray, 0.12 * bridge + 0.15 * tip_shadow + 0.6 * au[9] * nose_wrinkles, 0.5 * skin)
+    # Mouth (AU12 pulls the corners up and out, AU15 down, AU20 stretches, AU23 presses and narrows,
+    # AU10 lifts the upper lip, AU25 parts the lips, AU26 drops the jaw).
+    width = np.maximum(p["mouth_half_width"] + 1.3 * au[12] + 1.8 * au[20] - 1.3 * au[23] - 0.8 * au[26], 3.5)
+    corner = 2.6 * au[12] - 2.0 * au[15] - 0.4 * au[20] + p["mouth_curve"]
+    across = side / width
+    profile = np.sqrt(np.clip(1.0 - across**2, 0.0, None))
+    middle = p["mouth_row"] - corner * across**2
+    upper_inner = middle - (0.4 * au[25] + 0.6 * au[10] + 0.3 * au[26]) * profile
+    lower_inner = middle + (0.5 * au[25] + 3.0 * au[26] + 0.3 * au[20]) * profile
+    lip_scale = np.clip(1.0 - 0.6 * au[23] - 0.3 * au[20] - 0.25 * au[12], 0.3, 1.0)
+    upper_outer = upper_inner - p["upper_lip"] * lip_scale * profile
+    lower_outer = lower_inner + p["lower_lip"] * lip_scale * profile
+    inside_mouth = _soft((1.0 - across) * width)
+    lips = _soft(rows - upper_outer) * _soft(upper_inner - rows) + _soft(rows - lower_inner) * _soft(lower_outer - rows)
+    _paint(gray, inside_mouth * lips, skin * (1.0 - p["lip_darkness"]))
+    interior = inside_mouth * _soft(rows - upper_inner) * _soft(lower_inner - rows)
+    _paint(gray, interior, 30.0)
+    teeth_show = np.clip(1.5 * (au[12] + au[10] + au[20]) - 0.2, 0.0, 0.9)
+    _paint(gray, teeth_show * interior * _soft(upper_inner + 1.4 - rows), 215.0)
+    lip_line = 0.55 * np.exp(-(((rows - middle) / 0.55) ** 2)) * _soft((1.1 - across) * width)
+    _paint(gray, lip_line, 0.35 * skin)
+    fold_top, fold_bottom = nostril_row - 0.5, p["mouth_row"] + 1.5  # nasolabial folds
+    down = (rows - fold_top) / (fold_bottom - fold_top)
+    fold_side = p["nostril_spacing"] + 1.8 + (width - p["nostril_spacing"] - 0.5) * down + 3.2 * down * (1 - down)
+    fold_strength = 0.12 + 0.5 * np.maximum(np.maximum(au[9], au[10]), np.maximum(0.8 * au[12], 0.3 * au[6]))
+    fold = np.exp(-(((side - fold_side) / 0.6) ** 2)) * _soft(down * 6.0) * _soft((1.0 - down) * 6.0)
+    _paint(gray, fold_strength * fold, 0.55 * skin)
+    # Glasses (identity): two rims, a bridge and the temples.
+    rim_width, rim_height = eye_half_width + 1.8, 3.2
+    rim = np.sqrt(((side - eye_spacing) / rim_width) ** 2 + ((rows - eye_row - 0.3) / rim_height) ** 2)
+    frame = _soft(0.5 - np.abs(rim - 1.0) * rim_height)
+    frame += _soft(0.45 - np.abs(rows - eye_row + 0.5)) * _soft(eye_spacing - rim_width + 0.3 - side)
+    frame += _soft(0.45 - np.abs(rows - eye_row + 0.8)) * _soft(side - eye_spacing - rim_width + 0.3) * _soft(p["face_half_width"] - side)
+    _paint(gray, p["glasses"] * np.minimum(frame, 1.0), p["glasses_tone"])
+
+
+def _pose(images, p):
+    """Resample canonical images (B, C, 48, 48) through each face's inverse pose (rotation, scale, shift, yaw)."""
+    batch = images.shape[0]
+    center_row, center_col = 25.0, _CENTER
+    out_row = _ROWS - center_row - p["shift_row"]  # (B, 48, 48) output coordinates about the pose centre
+    out_col = _COLS - center_col - p["shift_col"]
+    cos, sin = np.cos(p["rotation"]), np.sin(p["rotation"])
+    source_col = (cos * out_col + sin * out_row) / p["scale"]
+    source_row = (-sin * out_col + cos * out_row) / p["scale"]
+    source_col -= p["yaw"] * np.clip(1.0 - (source_col / p["face_half_width"]) ** 2, 0.0, 1.0)
+    source_row = np.clip(source_row + center_row, 0.0, IMAGE_SIZE - 1.0)
+    source_col = np.clip(source_col + center_col, 0.0, IMAGE_SIZE - 1.0)
+    row0 = np.minimum(source_row.astype(np.int64), IMAGE_SIZE - 2)  # bilinear: corners and weights
+    col0 = np.minimum(source_col.astype(np.int64), IMAGE_SIZE - 2)
+    row_weight, col_weight = source_row - row0, source_col - col0
+    flat = images.reshape(batch, images.shape[1], NUM_PIXELS)  # (B, C, 2304)
+    index = (row0 * IMAGE_SIZE + col0).reshape(batch, 1, NUM_PIXELS)
+
+    def corner(offset):
+        return np.take_along_axis(flat, index + offset, axis=2).reshape(images.shape)
+
+    row_weight, col_weight = row_weight[:, None], col_weight[:, None]  # (B, 1, 48, 48)
+    top = corner(0) + col_weight * (corner(1) - corner(0))
+    bottom = corner(IMAGE_SIZE) + col_weight * (corner(IMAGE_SIZE + 1) - corner(IMAGE_SIZE))
+    return top + row_weight * (bottom - top)
+
+
+def _bank_sample(bank, index, shift_row, shift_col):
+    """Per-face fields (B, 48, 48) cut from a (K, 48, 48) bank, circularly shifted."""
+    row = (np.arange(IMAGE_SIZE)[None, :, None] + shift_row[:, None, None]) % IMAGE_SIZE  # (B, 48, 1)
+    col = (np.arange(IMAGE_SIZE)[None, None, :] + shift_col[:, None, None]) % IMAGE_SIZE  # (B, 1, 48)
+    return bank[index[:, None, None], row, col]
+
+
+def _gaussian_matrices(sigma):
+    """Row-normalised Gaussian blur matrices (B, 48, 48), one per sigma in (B,)."""
+    offset = np.arange(IMAGE_SIZE, dtype=np.float32)
+    weights = np.exp(-((offset[:, None] - offset[None, :]) ** 2)[None] / (2.0 * sigma[:, None, None] ** 2))
+    return weights / weights.sum(axis=2, keepdims=True)
+
+
+def _noise_banks(seed):
+    """Seeded (white, smooth) noise banks, each (NOISE_BANK_SIZE, 48, 48) float32 with unit spread."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    white = rng.standard_normal((2, NOISE_BANK_SIZE, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    blur = _gaussian_matrices(np.full(NOISE_BANK_SIZE, 3.0, np.float32))
+    smooth = blur @ white[1] @ blur.transpose(0, 2, 1)
+    smooth /= smooth.std(axis=(1, 2), keepdims=True)
+    return white[0], smooth
+
+
+def render(params, banks):
+    """Render faces from their parameters; a pure per-face function, so batching never changes pixels.
+
+    Args:
+        params: dict of (B,) arrays as returned by ``generate_with_params``.
+        banks: (white, smooth) noise banks from the same seed.
+    Returns:
+        (B, 48, 48) uint8 images.
+    """
+    integer_names = ("label", "noise_index", "noise_shift_row", "noise_shift_col", "texture_index")
+    p = {name: np.asarray(value, np.float32)[:, None, None] for name, value in params.items() if name not in integer_names}
+    white, smooth = banks
+    gray, alpha = _head(p)  # (B, 48, 48) each, canonical frame
+    gray, alpha = _pose(np.stack([gray, alpha], axis=1), p).transpose(1, 0, 2, 3)
+    texture = _bank_sample(smooth, params["texture_index"], params["noise_shift_col"], params["noise_shift_row"])
+    image = alpha * gray + (1.0 - alpha) * (p["background_tone"] + p["background_texture"] * texture)
+    angle = p["light_angle"]
+    gradient = (np.cos(angle) * (_COLS - _CENTER) + np.sin(angle) * (_ROWS - _CENTER)) / IMAGE_SIZE * 2.0
+    image *= 1.0 + p["light_strength"] * gradient
+    # Occlusion: 1 = a skin- or object-toned blob (a hand), 2 = a bar; anywhere on the picture.
+    row, col = _ROWS - p["occlusion_row"], _COLS - p["occlusion_col"]
+    cos, sin = np.cos(p["occlusion_angle"]), np.sin(p["occlusion_angle"])
+    along, across = cos * col + sin * row, -sin * col + cos * row
+    size = p["occlusion_size"]
+    blob = _soft((1.0 - np.sqrt((along / (1.4 * size)) ** 2 + (across / size) ** 2)) * size)
+    bar = _soft(0.35 * size - np.abs(across))
+    occluder = np.where(p["occlusion"] == 1, blob, 0.0) + np.where(p["occlusion"] == 2, bar, 0.0)
+    _paint(image, occluder, p["occlusion_tone"])
+    blur = _gaussian_matrices(np.asarray(params["blur_sigma"], np.float32))
+    image = blur @ image @ blur.transpose(0, 2, 1)
+    image = (image - 128.0) * p["contrast"] + 128.0 + p["brightness"]
+    noise = _bank_sample(white, params["noise_index"], params["noise_shift_row"], params["noise_shift_col"])
+    image += p["noise_sigma"] * p["noise_sign"] * noise
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _check(n, seed):
+    """Raise ValueError for a face count below the class count or a negative seed."""
+    if int(n) != n or n < len(CLASS_NAMES):
+        raise ValueError(f"n must be an integer >= {len(CLASS_NAMES)} (one face per class), got {n!r}")
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def generate_with_params(n, seed=0, *, batch_size=BATCH_SIZE, progress=False, workers=2):
+    """Generate n synthetic faces and return the parameters that drew them.
+
+    Args:
+        n: number of faces (>= 7); classes follow FER2013 proportions, every class at least once.
+        seed: non-negative integer; the same (n, seed) gives bit-identical output.
+        batch_size: faces per numpy batch (memory only: the pixels do not depend on it).
+        progress: show a tqdm bar on stderr.
+        workers: threads rendering batches in parallel (numpy releases the GIL); output does not depend on it.
+    Returns:
+        (x, y, params): x (n, 48, 48) uint8, y (n,) int64 in shuffled order, params a dict of (n,) arrays
+        with "intensity" (0 for neutral), "au1" ... "au26" strengths and every identity, pose and nuisance draw.
+    Raises:
+        ValueError: n < 7, a negative seed, or batch_size < 1.
+    """
+    _check(n, seed)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    n, seed = int(n), int(seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    labels = rng.permutation(np.repeat(np.arange(len(CLASS_NAMES)), _class_counts(n))).astype(np.int64)
+    params = _sample_params(labels, rng)
+    banks = _noise_banks(seed)
+    images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+
+    def render_batch(start):
+        stop = min(start + batch_size, n)
+        images[start:stop] = render({name: value[start:stop] for name, value in params.items()}, banks)
+        return stop - start
+
+    starts = range(0, n, batch_size)
+    with tqdm(total=n, desc="synthetic faces", unit="face", disable=not progress) as bar, \
+            futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for count in pool.map(render_batch, starts):
+            bar.update(count)
+    return images, labels, params
+
+
+def generate(n, seed=0, *, progress=True):
+    """Generate n synthetic 48x48 grayscale faces in FER2013 class proportions.
+
+    Args:
+        n: number of faces (>= 7).
+        seed: non-negative integer; the same (n, seed) gives bit-identical output.
+        progress: show a tqdm bar on stderr (only drawn for large n).
+    Returns:
+        (x, y): x (n, 48, 48) uint8, y (n,) int64 class indices (CLASS_NAMES order), shuffled.
+    Raises:
+        ValueError: n < 7 or a negative seed.
+    """
+    images, labels, _ = generate_with_params(n, seed, progress=progress and n >= 5000)
+    return images, labels
+
+
+def usage_split(labels, seed=0):
+    """Split faces into Training/PublicTest/PrivateTest in FER2013 proportions, stratified by class.
+
+    Args:
+        labels: (n,) class indices.
+        seed: non-negative integer for the within-class shuffle.
+    Returns:
+        (n,) array of usage names; the totals are FER2013_USAGE_COUNTS scaled to n (largest remainder).
+    """
+    labels = np.asarray(labels)
+    names = list(FER2013_USAGE_COUNTS)
+    shares = np.array(list(FER2013_USAGE_COUNTS.values()), np.float64) / sum(FER2013_USAGE_COUNTS.values())
+    totals = np.floor(shares * len(labels)).astype(np.int64)
+    totals[np.argsort(-(shares * len(labels) - totals), kind="stable")[: len(labels) - totals.sum()]] += 1
+    # Interleave the usages evenly, then hand out consecutive stretches class by class: each class gets
+    # each usage in proportion (within one face), and the totals are exact.
+    positions = np.concatenate([(np.arange(total) + 0.5) / total for total in totals])
+    sequence = np.concatenate([np.full(total, index) for index, total in enumerate(totals)])
+    sequence = sequence[np.argsort(positions, kind="stable")]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    order = np.lexsort((rng.permutation(len(labels)), labels))  # by class, shuffled within class
+    usage = np.empty(len(labels), dtype=object)
+    usage[order] = np.asarray(names, dtype=object)[sequence]
+    return usage

@@ -1,0 +1,50 @@
+"""Tests for fer_utils.evaluate on small hand-checked label vectors."""
+
+import numpy as np
+import pytest
+
+from fer_utils import evaluate
+
+
+def test_confusion_matrix_counts_rows_true_columns_predicted():
+    matrix = evaluate.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], num_classes=3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+
+
+def test_confusion_matrix_refuses_unlabeled_rows():
+    with pytest.raises(ValueError, match="outside"):
+        evaluate.confusion_matrix([-1, 0], [0, 0])
+
+
+def test_classification_metrics_by_hand():
+    y_true = np.array([0, 0, 1, 1, 1, 3])
+    y_pred = np.array([0, 1, 1, 1, 0, 3])
+    metrics = evaluate.classification_metrics(y_true, y_pred)
+    assert metrics["n"] == 6
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    angry = metrics["per_class"]["angry"]
+    assert angry["precision"] == pytest.approx(1 / 2) and angry["recall"] == pytest.approx(1 / 2)
+    disgust = metrics["per_class"]["disgust"]
+    assert disgust["precision"] == pytest.approx(2 / 3) and disgust["recall"] == pytest.approx(2 / 3)
+    # macro-F1 over the classes present (angry 0.5, disgust 2/3, happy 1.0)
+    assert metrics["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 1.0) / 3)
+    assert metrics["per_class"]["fear"]["support"] == 0
+
+
+class _ConstantModel:
+    """Predicts class 3 unless the left half is brighter than the right (then class 5)."""
+
+    def predict(self, x, batch_size=None, verbose=0):
+        left, right = x[:, :, :24].mean(axis=(1, 2, 3)), x[:, :, 24:].mean(axis=(1, 2, 3))
+        probabilities = np.zeros((len(x), 7), np.float32)
+        probabilities[np.arange(len(x)), np.where(left > right, 5, 3)] = 1
+        return probabilities
+
+
+def test_flip_tta_averages_with_the_mirrored_face():
+    x = np.zeros((1, 48, 48, 1), np.uint8)
+    x[:, :, :24] = 200
+    plain = evaluate.predict_probabilities(_ConstantModel(), x)
+    averaged = evaluate.predict_probabilities(_ConstantModel(), x, flip_tta=True)
+    assert plain[0, 5] == 1
+    np.testing.assert_allclose(averaged[0, [3, 5]], [0.5, 0.5])

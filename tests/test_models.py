@@ -1,0 +1,75 @@
+"""Tests for fer_utils.models: the original architecture, presets, the matched DNN, FLOPs."""
+
+import numpy as np
+import pytest
+
+from fer_utils import models
+
+
+def test_seed2017_has_the_original_parameter_count():
+    model = models.build("seed2017")
+    assert model.count_params() == 21_100_035
+    assert model.get_layer("flatten").output.shape[1:] == (8 * 8 * 256,)
+    assert model.get_layer("conv1_1").kernel.shape == (5, 5, 1, 32)
+    assert model.get_layer("pool1").strides == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["seed2017", "vgg", "vgg_small"])
+def test_presets_take_raw_pixels_and_expose_logits(name):
+    model = models.build(name)
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.layers[1].name == "rescale"
+    assert model.get_layer("logits").output.shape[1:] == (7,)
+    probabilities = model(np.full((2, 48, 48, 1), 255, np.float32), training=False).numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("target", [21_100_035, 1_242_919, 72_919, 30_000])
+@pytest.mark.parametrize("depth", [2, 3])
+def test_dnn_matching_is_within_one_percent(target, depth):
+    model = models.dnn_matching(target, depth=depth)
+    assert abs(model.count_params() - target) / target <= 0.01
+    assert model.count_params() == models.dnn_parameter_count(
+        [layer.units for layer in model.layers if layer.name.startswith("dense") and layer.name != "dense_out"])
+    assert not any("conv" in layer.name for layer in model.layers)
+
+
+def test_dnn_matching_accepts_a_model_and_refuses_impossible_targets():
+    cnn = models.build("vgg_small")
+    assert abs(models.dnn_matching(cnn).count_params() - cnn.count_params()) <= 0.01 * cnn.count_params()
+    with pytest.raises(ValueError, match="off"):
+        models.dnn_matching(3000, depth=1)  # one unit already costs 2,316 parameters
+
+
+def test_dnn_parameter_count_matches_keras():
+    model = models.dnn((5, 4))
+    # 2304*5+5 + 4*5 | 5*4+4 + 4*4 | 4*7+7
+    assert model.count_params() == models.dnn_parameter_count((5, 4)) == 11525 + 20 + 24 + 16 + 35
+
+
+def test_flops_per_image_counts_conv_and_dense():
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(7)(x)
+    model = keras.Model(inputs, outputs)
+    assert models.flops_per_image(model) == 2 * 48 * 48 * 9 * 1 * 2 + 2 * (48 * 48 * 2) * 7
+
+
+def test_build_rejects_unknown_names_and_options():
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        models.build("resnet")
+    with pytest.raises(ValueError, match="vgg"):
+        models.build("vgg", width=3)
+    with pytest.raises(ValueError, match="widths"):
+        models.vgg(widths=(8, 8, 8, 8, 8))
+
+
+def test_layer_table_lists_every_layer_with_parameters():
+    model = models.build("vgg_small")
+    rows = models.layer_table(model)
+    assert [row["layer"] for row in rows] == [layer.name for layer in model.layers]
+    assert sum(row["parameters"] for row in rows) == model.count_params()
+    assert rows[0]["output_shape"] == "48x48x1"
