@@ -291,7 +291,8 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     history_file = directory / "history.csv"
     epochs_before = len(pd.read_csv(history_file)) if history_file.exists() else 0  # resumed run
     start = time.monotonic()
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=all_callbacks, verbose=0)
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=all_callbacks,
+              shuffle=False, verbose=0)  # the pipeline shuffles
     seconds = time.monotonic() - start
 
     history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last")

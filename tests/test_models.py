@@ -73,3 +73,20 @@ def test_layer_table_lists_every_layer_with_parameters():
     assert [row["layer"] for row in rows] == [layer.name for layer in model.layers]
     assert sum(row["parameters"] for row in rows) == model.count_params()
     assert rows[0]["output_shape"] == "48x48x1"
+
+
+def test_readme_model_table_matches_the_code():
+    """The README's parameter and FLOP figures are the ones the code computes."""
+    import re
+
+    from fer_utils import paths
+
+    readme = (paths.PROJECT_ROOT / "README.md").read_text()
+    for name in ("seed2017", "vgg", "vgg_small"):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
+        parameters, flops = [cell.strip() for cell in row.strip("|").split("|")[2:4]]
+        model = models.build(name)
+        assert int(parameters.replace(",", "")) == model.count_params(), name
+        value, unit = re.fullmatch(r"([\d.]+) ([MG])", flops).groups()
+        scale = {"M": 1e6, "G": 1e9}[unit]
+        assert round(models.flops_per_image(model) / scale, 2 if unit == "G" else 0) == float(value), name
