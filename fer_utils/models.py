@@ -22,7 +22,7 @@ def _inputs():
     return inputs, scaled
 
 
-def _head(x, name, batch_norm):
+def _head(x, batch_norm):
     """Dense 7 -> (BatchNorm) -> logits -> softmax probabilities (float32 under mixed precision)."""
     x = layers.Dense(NUM_CLASSES, name="dense_out", use_bias=True)(x)
     if batch_norm:
@@ -55,10 +55,10 @@ def seed2017():
         x = layers.Dense(1024, name=f"dense{index}")(x)
         x = layers.BatchNormalization(name=f"bn_dense{index}")(x)
         x = layers.ReLU(name=f"relu_dense{index}")(x)
-    return keras.Model(inputs, _head(x, "seed2017", batch_norm=True), name="seed2017")
+    return keras.Model(inputs, _head(x, batch_norm=True), name="seed2017")
 
 
-def vgg(widths=(32, 64, 128, 256), dropout_rate=0.3, dense_units=256):
+def vgg(widths=(32, 64, 128, 256), dropout_rate=0.3, dense_units=256, name="vgg"):
     """The default CNN: VGG-style stages of two 3x3 conv + BN + ReLU, max-pool, spatial dropout.
 
     Global average pooling replaces the huge flatten-dense of ``seed2017``, which keeps the
@@ -69,8 +69,9 @@ def vgg(widths=(32, 64, 128, 256), dropout_rate=0.3, dense_units=256):
         widths: filters per stage; each stage halves the resolution (48 -> 24 -> 12 -> 6 -> 3).
         dropout_rate: dropout before the dense layers (half of it after each stage).
         dense_units: width of the hidden dense layer after pooling (0 for none).
+        name: the model's name.
     Returns:
-        A ``keras.Model`` named ``vgg``.
+        A ``keras.Model``.
     Raises:
         ValueError: empty ``widths`` or more than 4 stages (48 px would fall below 3 px).
     """
@@ -94,7 +95,7 @@ def vgg(widths=(32, 64, 128, 256), dropout_rate=0.3, dense_units=256):
         x = layers.BatchNormalization(name="bn_dense1")(x)
         x = layers.ReLU(name="relu_dense1")(x)
     x = layers.Dropout(dropout_rate, name="drop_out")(x)
-    return keras.Model(inputs, _head(x, "vgg", batch_norm=False), name="vgg")
+    return keras.Model(inputs, _head(x, batch_norm=False), name=name)
 
 
 def dnn(hidden_units, dropout_rate=0.3):
@@ -119,7 +120,7 @@ def dnn(hidden_units, dropout_rate=0.3):
         x = layers.ReLU(name=f"relu_dense{index}")(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate, name=f"drop{index}")(x)
-    return keras.Model(inputs, _head(x, "dnn", batch_norm=False), name="dnn")
+    return keras.Model(inputs, _head(x, batch_norm=False), name="dnn")
 
 
 def dnn_parameter_count(hidden_units):
@@ -199,7 +200,8 @@ def flops_per_image(model):
 PRESETS = {
     "seed2017": seed2017,
     "vgg": vgg,
-    "vgg_small": lambda **kw: vgg(**{"widths": (16, 32, 64), "dropout_rate": 0.2, "dense_units": 0, **kw}),
+    "vgg_small": lambda **kw: vgg(**{"widths": (16, 32, 64), "dropout_rate": 0.2, "dense_units": 0,
+                                     "name": "vgg_small", **kw}),
 }
 
 
