@@ -118,3 +118,14 @@ def resolve(profile="quick", **overrides):
     if config.time_budget < 0 or config.max_train_rows < 0:
         raise ValueError("time_budget and max_train_rows must be >= 0 (0 means no limit)")
     return config
+
+
+def describe_profiles():
+    """A Markdown table of the profiles: model, training rows, epochs and time budget."""
+    lines = ["| profile | model | training rows | epochs (at most) | time budget |", "| --- | --- | --- | --- | --- |"]
+    for name in PROFILE_NAMES:
+        config = resolve(name)
+        rows = f"{config.max_train_rows:,}" if config.max_train_rows else "all"
+        budget = f"{config.time_budget:g} min" if config.time_budget else "none"
+        lines.append(f"| `{name}` | `{config.model}` | {rows} | {config.epochs} | {budget} |")
+    return "\n".join(lines)

@@ -102,3 +102,100 @@ def summary_table(results):
         row.update({f"recall_{name}": values["recall"] for name, values in metrics["per_class"].items()})
         rows.append(row)
     return pd.DataFrame(rows).set_index("split")
+
+
+def confused_pairs(matrix, top=3):
+    """The most-confused class pairs, both directions pooled: (m[i,j] + m[j,i]) / (n_i + n_j).
+
+    Args:
+        matrix: (7, 7) confusion counts, rows = true class.
+        top: number of pairs to return.
+    Returns:
+        A pandas DataFrame (pair, a_as_b, b_as_a, errors, rate), highest rate first.
+    """
+    import pandas as pd
+
+    matrix = np.asarray(matrix)
+    support = matrix.sum(axis=1)
+    rows = []
+    for first in range(len(matrix)):
+        for second in range(first + 1, len(matrix)):
+            errors = int(matrix[first, second] + matrix[second, first])
+            total = support[first] + support[second]
+            rows.append({"pair": f"{CLASS_NAMES[first]} / {CLASS_NAMES[second]}",
+                         "a_as_b": int(matrix[first, second]), "b_as_a": int(matrix[second, first]),
+                         "errors": errors, "rate": errors / total if total else 0.0})
+    table = pd.DataFrame(rows).sort_values(["rate", "errors"], ascending=False, kind="stable")
+    return table.head(top).reset_index(drop=True)
+
+
+def misclassified(y_true, y_pred, probabilities, limit=24):
+    """Indices of wrong predictions, the most confident mistakes first.
+
+    Args:
+        y_true, y_pred: (N,) labels.
+        probabilities: (N, 7) predicted probabilities.
+        limit: at most this many indices.
+    Returns:
+        (K,) int indices into the inputs.
+    """
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))
+    confidence = np.asarray(probabilities)[wrong, np.asarray(y_pred)[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:limit]
+
+
+TEST_SPLITS = ("PrivateTest", "PublicTest", "Test")
+
+
+def test_split(parts, name=""):
+    """One test split of ``parts`` by name ("" = the first of PrivateTest, PublicTest, Test present).
+
+    Raises:
+        ValueError: the split is absent (the message lists those present).
+    """
+    present = [split for split in TEST_SPLITS if split in parts]
+    if not name:
+        if not present:
+            raise ValueError(f"no test split in the data (splits: {', '.join(parts)})")
+        name = present[0]
+    if name not in parts:
+        raise ValueError(f"split={name!r} is not in the data; present: {', '.join(parts)}")
+    return parts[name]
+
+
+def per_class_table(metrics):
+    """Per-class precision, recall, F1 and support from ``classification_metrics`` as a DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(metrics["per_class"]).T.astype({"support": int})
+
+
+def describe_test_accuracy(results):
+    """A sentence with the accuracy and macro-F1 on each test split and, with both, their average.
+
+    Args:
+        results: {split: classification_metrics(...)} (e.g. ``run.metrics["splits"]``).
+    """
+    tests = [split for split in ("PublicTest", "PrivateTest", "Test") if split in results]
+    if not tests:
+        return "The data has no labeled test split; see the validation accuracy above."
+    parts = [f"{results[s]['accuracy']:.1%} on {s} (macro-F1 {results[s]['macro_f1']:.3f}, n = {results[s]['n']:,})"
+             for s in tests]
+    sentence = "Test accuracy: " + "; ".join(parts) + "."
+    if {"PublicTest", "PrivateTest"} <= set(tests):
+        average = (results["PublicTest"]["accuracy"] + results["PrivateTest"]["accuracy"]) / 2
+        sentence += f" The average of the two, the figure the original report quoted, is {average:.1%}."
+    worst = min(results[tests[0]]["per_class"].items(), key=lambda item: item[1]["recall"])
+    sentence += f" The hardest class on {tests[0]} is *{worst[0]}* (recall {worst[1]['recall']:.1%})."
+    return sentence
+
+
+def describe_confusions(matrix, top=3):
+    """A sentence naming the most-confused pairs with their rates and counts."""
+    pairs = confused_pairs(matrix, top)
+    described = [f"*{row.pair}* ({row.rate:.1%} of their faces: {row.a_as_b} one way, {row.b_as_a} the other)"
+                 for row in pairs.itertuples()]
+    recall = np.diag(matrix) / np.maximum(np.asarray(matrix).sum(axis=1), 1)
+    worst = int(np.argmin(np.where(np.asarray(matrix).sum(axis=1) > 0, recall, np.inf)))
+    return ("The classes confused most often are " + ", then ".join(described) + ". "
+            f"The class recognised worst is *{CLASS_NAMES[worst]}* (recall {recall[worst]:.1%}).")

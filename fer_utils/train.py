@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fer_utils import NUM_CLASSES, data, evaluate, models, paths, synth
 from fer_utils.config import Config
@@ -314,3 +314,98 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     }
     (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return Run(directory)
+
+
+@dataclasses.dataclass
+class Chapter:
+    """What a report chapter works with: the resolved config, the data, its splits and the finished run."""
+
+    config: Config
+    dataset: "data.Dataset"
+    parts: dict
+    run: Run
+
+
+def workbook_run(profile="quick", data_path="", model="", seed=0, dnn=False, progress=True):
+    """The run a report chapter needs: Q1 trains the CNN (Q3-Q5 reuse it), Q2 the matched DNN.
+
+    Args:
+        profile: a profile name (quick, cpu, full).
+        data_path: the data ("" for the embedded synthetic set).
+        model: a CNN preset ("" for the profile's own).
+        seed: the run's seed.
+        dnn: the DNN whose parameter count matches that CNN instead.
+        progress: show progress bars.
+    Returns:
+        A ``Chapter`` (config, dataset, the splits the run used, run).
+    """
+    from fer_utils import config as config_module
+
+    config = config_module.resolve(profile, seed=seed, **({"model": model} if model else {}))
+    if dnn:
+        config = dataclasses.replace(config, model="dnn", match=config.model)
+    dataset = load_data(data_path or None, progress)
+    run = train(config, dataset=dataset, progress=progress)
+    return Chapter(config, dataset, prepare(config, dataset), run)
+
+
+def describe_config(config):
+    """A sentence with the training settings of a config."""
+    rows = f"{config.max_train_rows:,} training faces (a stratified subsample)" if config.max_train_rows else "all training faces"
+    augmentation = (f"flips, rotations up to {config.rotation * 360:g}°, shifts up to {config.shift:.0%} and zooms up to "
+                    f"{config.zoom:.0%}" if config.augment else "no augmentation")
+    budget = f", a {config.time_budget:g}-minute budget" if config.time_budget else ""
+    return (f"Profile `{config.profile}`: {rows}, batch {config.batch_size}, at most {config.epochs} epochs"
+            f" (early stopping after {config.patience} without a better validation accuracy{budget}); AdamW at peak "
+            f"learning rate {config.learning_rate:g}, weight decay {config.weight_decay:g}, warm-up "
+            f"{config.warmup_epochs:g} epochs; label smoothing {config.label_smoothing:g}; {augmentation}.")
+
+
+def describe_training(run):
+    """A sentence with how a run's training went: epochs, best epoch, why it stopped, time and speed."""
+    metrics = run.metrics
+    reason = {"epochs": "it reached its last epoch", "early_stopping": "validation accuracy stopped improving",
+              "time_budget": "its time budget ran out"}[metrics["stopped_by"]]
+    best = metrics["splits"].get("val", {}).get("accuracy")
+    best_text = f" with validation accuracy {best:.1%}" if best is not None else ""
+    return (f"Training ran {metrics['epochs_run']} epochs and stopped because {reason}; the best epoch was "
+            f"{metrics['best_epoch']}{best_text}. It took {metrics['train_seconds']:.0f} s on the {metrics['device']} "
+            f"({metrics['seconds_per_epoch']:.1f} s per epoch, {metrics['train_images_per_second']:.0f} images/s).")
+
+
+def compare_runs(runs):
+    """A side-by-side table of runs: parameters, train/val/test accuracy, macro-F1, epochs, time per epoch.
+
+    Args:
+        runs: {label: Run}.
+    Returns:
+        A pandas DataFrame with one column per run.
+    """
+    columns = {}
+    for label, run in runs.items():
+        metrics, settings = run.metrics, run.config
+        splits = metrics["splits"]
+        tests = [name for name in ("PublicTest", "PrivateTest", "Test") if name in splits]
+        column = {"parameters": settings["parameters"], "train accuracy": splits["train"]["accuracy"],
+                  "validation accuracy": splits["val"]["accuracy"]}
+        for name in tests:
+            column[f"{name} accuracy"] = splits[name]["accuracy"]
+            column[f"{name} macro-F1"] = splits[name]["macro_f1"]
+        column.update({"epochs": metrics["epochs_run"], "seconds per epoch": metrics["seconds_per_epoch"]})
+        columns[label] = column
+    return pd.DataFrame(columns)
+
+
+def describe_comparison(table):
+    """Sentences comparing two runs of ``compare_runs`` (first column against second)."""
+    first, second = table.columns[:2]
+    test_rows = [row for row in table.index if row.endswith("accuracy") and row.split()[0] not in ("train", "validation")]
+    row = test_rows[-1] if test_rows else "validation accuracy"
+    a, b = table.loc[row, first], table.loc[row, second]
+    gap_a = table.loc["train accuracy", first] - a
+    gap_b = table.loc["train accuracy", second] - b
+    return (f"On {row.replace(' accuracy', '')} the {first} reaches {a:.1%} and the {second} {b:.1%}, "
+            f"{(a - b) * 100:+.1f} points for the {first} with {table.loc['parameters', first] / table.loc['parameters', second]:.3f}x "
+            f"the parameters. The gap between training and test accuracy is {gap_a * 100:.1f} points for the {first} "
+            f"and {gap_b * 100:.1f} for the {second}; an epoch takes {table.loc['seconds per epoch', first]:.1f} s "
+            f"against {table.loc['seconds per epoch', second]:.1f} s.")
