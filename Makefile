@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(TF_EXTRA)
 SYNTHETIC := data/synthetic/fer2013.csv.gz
 PROFILE ?= quick
 
-.PHONY: setup data report test bench lock clean
+.PHONY: setup data report pdf-tools notebooks test bench lock clean
 
 ## setup: create .venv, install the pinned dependencies and the project, register the Jupyter kernel
 setup: $(STAMP)
@@ -21,17 +21,29 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## data: write the embedded synthetic face set (seeded, FER2013-sized)
 data: $(SYNTHETIC)
-$(SYNTHETIC): | $(STAMP)
+$(SYNTHETIC): fer_utils/synth.py | $(STAMP)
 	$(BIN)/fer-workbook synth --out $(SYNTHETIC)
 
-## report: set-up, embedded data, then the workbook's training runs on the quick profile
-report: $(STAMP) $(SYNTHETIC)
-	$(BIN)/fer-workbook data $(SYNTHETIC)
-	$(BIN)/fer-workbook train --profile $(PROFILE)
-	$(BIN)/fer-workbook train --profile $(PROFILE) --model dnn --match $$($(BIN)/python -c "from fer_utils import config; print(config.resolve('$(PROFILE)').model)")
+## report: set-up, embedded data, the five notebooks (papermill), then report/report.html and report/report.pdf
+report: $(STAMP) $(SYNTHETIC) pdf-tools
+	$(BIN)/fer-workbook run --profile $(PROFILE)
+	$(BIN)/fer-workbook render
+
+## pdf-tools: headless Chromium and CJK fonts for the PDF (Debian/Ubuntu; elsewhere see the README)
+pdf-tools:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "CJK"; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; \
+	  else echo "Install Google Chrome (or Chromium) and a CJK font for the PDF; see the README." >&2; fi; \
+	fi
+
+## notebooks: re-record the committed notebooks' outputs from a quick-profile run (maintainers)
+notebooks: $(STAMP) $(SYNTHETIC)
+	$(BIN)/python -c "from fer_utils import report; report.record()"
 
 ## test: every test (set-up first if needed)
-test: $(STAMP)
+test: $(STAMP) pdf-tools
 	$(BIN)/python -m pytest
 
 ## bench: parse/cache/synthesis/training-throughput ratios measured in one run

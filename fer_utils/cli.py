@@ -86,11 +86,36 @@ def cmd_predict(args):
     print(f"wrote {len(predicted):,} predictions to {out}")
 
 
+def cmd_run(args):
+    from fer_utils import report
+
+    texts = dict(pair.partition("=")[::2] for pair in args.param or [])
+    if any("=" not in pair for pair in args.param or []):
+        raise UserError("--param: expected KEY=VALUE")
+    chapters = report.notebooks()
+    parameters = report.coerce_parameters(texts, chapters)
+    parameters.setdefault("profile", args.profile)
+    if args.data:
+        parameters["data_path"] = str(paths.resolve(args.data))
+    for path in report.run(parameters, out_dir=args.out, progress=not args.quiet):
+        print(path)
+
+
+def cmd_render(args):
+    from fer_utils import report
+
+    html_path, pdf_path = report.render(args.executed, args.out, name=args.name, student_id=args.student_id,
+                                        department=args.department, pdf=not args.no_pdf)
+    print(html_path)
+    if pdf_path:
+        print(pdf_path)
+
+
 def build_parser():
     """The argument parser of ``fer-workbook`` and its subcommands."""
     parser = argparse.ArgumentParser(
         prog="fer-workbook",
-        description="FER2013 course-report workbook: data, synthetic faces, training and prediction.",
+        description="FER2013 course-report workbook: data, synthetic faces, training, prediction, the report.",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -131,6 +156,27 @@ def build_parser():
     predict.add_argument("--tta", action="store_true", help="average with horizontally flipped faces")
     predict.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
     predict.set_defaults(handler=cmd_predict)
+
+    run = commands.add_parser("run", help="execute the five question notebooks in order with papermill",
+                              description="Execute notebooks/NN-*.ipynb in order on the project's kernel, writing "
+                                          "executed copies to report/executed (never over the committed notebooks).")
+    run.add_argument("--profile", default="quick", choices=config_module.PROFILE_NAMES, help="training profile (default quick)")
+    run.add_argument("--data", help="data file or folder (default: the embedded synthetic set)")
+    run.add_argument("--param", action="append", metavar="KEY=VALUE",
+                     help="a notebook parameter, e.g. model=seed2017 (repeatable; see papermill --help-notebook)")
+    run.add_argument("--out", help="folder for the executed notebooks (default report/executed)")
+    run.set_defaults(handler=cmd_run)
+
+    render = commands.add_parser("render", help="turn the executed notebooks into report/report.html and .pdf",
+                                 description="Render the executed notebooks into one report, code hidden, HTML and "
+                                             "PDF (the PDF needs Chromium or Chrome and a CJK font).")
+    render.add_argument("--name", default="(fill in)", help="your name for the header")
+    render.add_argument("--student-id", default="(fill in)", help="your student ID for the header")
+    render.add_argument("--department", default="(fill in)", help="your department for the header")
+    render.add_argument("--executed", help="folder of executed notebooks (default report/executed)")
+    render.add_argument("--out", help="output folder (default report/)")
+    render.add_argument("--no-pdf", action="store_true", help="HTML only")
+    render.set_defaults(handler=cmd_render)
     return parser
 
 
@@ -140,10 +186,11 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     from fer_utils.data import DataError
+    from fer_utils.report import WorkbookError
 
     try:
         args.handler(args)
-    except (UserError, DataError, ValueError, FileNotFoundError) as error:
+    except (UserError, DataError, WorkbookError, ValueError, FileNotFoundError) as error:
         if os.environ.get("FER_DEBUG"):
             raise
         message = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -199,3 +199,33 @@ def describe_confusions(matrix, top=3):
     worst = int(np.argmin(np.where(np.asarray(matrix).sum(axis=1) > 0, recall, np.inf)))
     return ("The classes confused most often are " + ", then ".join(described) + ". "
             f"The class recognised worst is *{CLASS_NAMES[worst]}* (recall {recall[worst]:.1%}).")
+
+
+def one_per_class(y_true, y_pred):
+    """For each class, the index of its first correctly predicted face (else its first face).
+
+    Args:
+        y_true, y_pred: (N,) labels.
+    Returns:
+        (K,) indices, one per class present, in class order.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    picks = []
+    for label in range(NUM_CLASSES):
+        members = np.flatnonzero(y_true == label)
+        if members.size:
+            correct = members[y_pred[members] == label]
+            picks.append(int(correct[0] if correct.size else members[0]))
+    return np.array(picks, dtype=np.int64)
+
+
+def per_class_sample(y_true, per_class, seed=0):
+    """Up to ``per_class`` random indices of each class (seeded), sorted.
+
+    Returns:
+        (K,) int indices.
+    """
+    rng = np.random.default_rng(seed)
+    y_true = np.asarray(y_true)
+    picks = [rng.permutation(np.flatnonzero(y_true == label))[:per_class] for label in range(NUM_CLASSES)]
+    return np.sort(np.concatenate(picks)).astype(np.int64)

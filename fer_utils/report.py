@@ -303,3 +303,32 @@ def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHO
     html_path.write_text(to_html(executed, name, student_id, department), encoding="utf-8")
     pdf_path = html_to_pdf(html_path, out_dir / "report.pdf") if pdf else None
     return html_path, pdf_path
+
+
+def record(notebooks_dir=None):
+    """Re-record the committed notebooks' outputs from a run on their default parameters (quick profile).
+
+    Progress bars and warnings (stderr) and papermill's bookkeeping are dropped, so the committed
+    notebooks show the results a reader expects and nbval compares.
+
+    Returns:
+        The notebook paths rewritten.
+    """
+    import nbformat
+
+    chapters = notebooks(notebooks_dir)
+    with tempfile.TemporaryDirectory(prefix="fer-record-") as scratch:
+        executed = run({}, notebooks_dir=chapters[0].parent, out_dir=scratch)
+        for chapter, path in zip(chapters, executed):
+            notebook = nbformat.read(str(path), as_version=4)
+            notebook.cells = [cell for cell in notebook.cells
+                              if "injected-parameters" not in cell.metadata.get("tags", [])]
+            for cell in notebook.cells:
+                cell.metadata.pop("papermill", None)
+                cell.metadata.pop("execution", None)
+                if cell.cell_type == "code":
+                    cell.outputs = [output for output in cell.outputs
+                                    if not (output.output_type == "stream" and output.name == "stderr")]
+            notebook.metadata.pop("papermill", None)
+            nbformat.write(notebook, str(chapter))
+    return chapters

@@ -48,3 +48,47 @@ def test_flip_tta_averages_with_the_mirrored_face():
     averaged = evaluate.predict_probabilities(_ConstantModel(), x, flip_tta=True)
     assert plain[0, 5] == 1
     np.testing.assert_allclose(averaged[0, [3, 5]], [0.5, 0.5])
+
+
+def test_confused_pairs_pool_both_directions():
+    matrix = np.diag([10, 10, 10, 10, 10, 10, 10])
+    matrix[2, 5], matrix[5, 2] = 4, 2  # fear <-> surprise
+    matrix[0, 1] = 1  # angry -> disgust
+    pairs = evaluate.confused_pairs(matrix, top=2)
+    assert list(pairs["pair"]) == ["fear / surprise", "angry / disgust"]
+    assert pairs.loc[0, "errors"] == 6 and pairs.loc[0, "rate"] == pytest.approx(6 / 32)
+    assert "fear / surprise" in evaluate.describe_confusions(matrix)
+
+
+def test_misclassified_puts_confident_mistakes_first():
+    y_true = np.array([0, 1, 2, 3])
+    y_pred = np.array([0, 2, 1, 3])
+    probabilities = np.full((4, 7), 0.1)
+    probabilities[1, 2], probabilities[2, 1] = 0.6, 0.9
+    np.testing.assert_array_equal(evaluate.misclassified(y_true, y_pred, probabilities), [2, 1])
+
+
+def test_one_per_class_prefers_correct_faces():
+    y_true = np.array([0, 0, 1, 1, 3])
+    y_pred = np.array([1, 0, 0, 0, 3])
+    np.testing.assert_array_equal(evaluate.one_per_class(y_true, y_pred), [1, 2, 4])
+
+
+def test_per_class_sample_is_seeded_and_capped():
+    y_true = np.array([0] * 10 + [1] * 3)
+    sample = evaluate.per_class_sample(y_true, 4, seed=1)
+    assert (y_true[sample] == 0).sum() == 4 and (y_true[sample] == 1).sum() == 3
+    np.testing.assert_array_equal(sample, evaluate.per_class_sample(y_true, 4, seed=1))
+
+
+def test_test_split_defaults_to_private_and_names_what_is_present():
+    parts = {"train": 1, "val": 2, "PublicTest": 3, "PrivateTest": 4}
+    assert evaluate.test_split(parts) == 4 and evaluate.test_split(parts, "PublicTest") == 3
+    with pytest.raises(ValueError, match="PublicTest"):
+        evaluate.test_split(parts, "Test")
+
+
+def test_describe_test_accuracy_averages_public_and_private():
+    metrics = evaluate.classification_metrics([0, 1, 1, 0], [0, 1, 0, 0])
+    text = evaluate.describe_test_accuracy({"PublicTest": metrics, "PrivateTest": evaluate.classification_metrics([0, 1], [0, 1])})
+    assert "75.0% on PublicTest" in text and "100.0% on PrivateTest" in text and "87.5%" in text
