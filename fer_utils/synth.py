@@ -21,34 +21,30 @@ FER2013_CLASS_COUNTS = (4953, 547, 5121, 8989, 6077, 4002, 6198)  # full FER2013
 FER2013_USAGE_COUNTS = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
 ACTION_UNITS = (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 20, 23, 25, 26)  # AU23 stands for AU23/24 lip pressing
 
-# EMFACS prototypes: class -> {action unit: relative strength}.
+# EMFACS prototypes and their common variants: class -> {action unit: (relative strength, probability)}.
+# A face shows each listed unit with that probability, so expressions vary between people and overlap.
 CLASS_ACTION_UNITS = {
-    "angry": {4: 1.0, 7: 1.0, 23: 1.0},
-    "disgust": {9: 1.0, 10: 1.0},
-    "fear": {1: 1.0, 2: 0.8, 4: 0.7, 5: 1.0, 20: 1.0, 25: 1.0},
-    "happy": {6: 1.0, 12: 1.0},
-    "sad": {1: 1.0, 4: 0.8, 15: 1.0},
-    "surprise": {1: 1.0, 2: 1.0, 5: 1.0, 26: 1.0},
+    "angry": {4: (1.0, 1.0), 7: (1.0, 0.8), 23: (1.0, 0.75), 5: (0.6, 0.3), 10: (0.7, 0.3), 25: (0.8, 0.25)},
+    "disgust": {9: (1.0, 0.9), 10: (1.0, 0.9), 4: (0.6, 0.5), 7: (0.5, 0.2), 15: (0.6, 0.3), 25: (0.7, 0.4)},
+    "fear": {1: (1.0, 0.9), 2: (0.8, 0.8), 4: (0.7, 0.75), 5: (1.0, 0.85), 20: (1.0, 0.8), 25: (1.0, 0.9),
+             26: (0.6, 0.3)},
+    "happy": {12: (1.0, 1.0), 6: (1.0, 0.8), 25: (1.0, 0.6), 26: (0.4, 0.15)},
+    "sad": {1: (1.0, 0.85), 4: (0.8, 0.85), 15: (1.0, 0.85), 6: (0.5, 0.2), 7: (0.4, 0.15)},
+    "surprise": {1: (1.0, 0.9), 2: (1.0, 0.9), 5: (1.0, 0.85), 26: (1.0, 0.85), 25: (1.0, 0.8)},
     "neutral": {},
 }
-# EMFACS variants and common co-occurrences: class -> {action unit: (probability, relative strength)}.
-CLASS_OPTIONAL_UNITS = {
-    "angry": {5: (0.3, 0.6), 10: (0.3, 0.7), 25: (0.25, 0.8)},
-    "disgust": {4: (0.5, 0.6), 7: (0.2, 0.5), 15: (0.3, 0.6), 25: (0.4, 0.7)},
-    "fear": {26: (0.3, 0.6)},
-    "happy": {25: (0.6, 1.0), 26: (0.15, 0.4)},
-    "sad": {6: (0.2, 0.5), 7: (0.15, 0.4)},
-    "surprise": {25: (0.8, 1.0)},
-    "neutral": {},
-}
+# Expression intensity ~ Beta(a, b) per class: many faces are subtle, smiles tend to be broad.
+INTENSITY_BETA = {"angry": (1.6, 1.4), "disgust": (1.6, 1.4), "fear": (1.6, 1.4), "happy": (2.6, 1.2),
+                  "sad": (1.3, 1.6), "surprise": (2.0, 1.3), "neutral": (1.0, 1.0)}
+LEAKAGE_PROBABILITY, LEAKAGE_MAX = 0.2, 0.35  # stray action units in any face, neutral included
 
 #: Face regions of the canonical (unposed) face, as (row0, row1, col0, col1) half-open pixel ranges.
 AU_REGIONS = {
-    "brows": (10, 19, 10, 38),
-    "eyes": (17, 24, 10, 38),
-    "nose": (23, 32, 18, 30),
-    "mouth": (31, 43, 14, 34),
-    "face": (4, 48, 7, 41),
+    "brows": (9, 16, 8, 40),
+    "eyes": (16, 23, 8, 40),
+    "nose": (23, 33, 19, 29),
+    "mouth": (33, 45, 11, 37),
+    "face": (0, 48, 3, 45),
 }
 
 BATCH_SIZE = 512  # faces rendered per numpy batch; the output does not depend on it
@@ -98,69 +94,67 @@ def _sample_params(labels, rng):
         return (uniform(size=n) < probability).astype(np.float64)
 
     p = {"label": labels}
-    # Expression: one intensity per face (many subtle), each AU of the prototype varied around it.
-    intensity = 0.12 + 0.88 * rng.beta(1.6, 1.3, size=n)
-    p["intensity"] = np.where(labels == CLASS_NAMES.index("neutral"), 0.0, intensity)
+    # Expression: one intensity per face, each unit of the prototype shown by chance and varied around it.
+    shape = np.array([INTENSITY_BETA[name] for name in CLASS_NAMES])[labels]  # (n, 2)
+    p["intensity"] = np.where(labels == CLASS_NAMES.index("neutral"), 0.0, rng.beta(shape[:, 0], shape[:, 1]))
     for unit in ACTION_UNITS:
         strength = np.zeros(n)
         for class_index, name in enumerate(CLASS_NAMES):
-            relative = CLASS_ACTION_UNITS[name].get(unit, 0.0)
-            probability, optional = CLASS_OPTIONAL_UNITS[name].get(unit, (0.0, 0.0))
-            relative = relative + optional * (uniform(size=n) < probability)
-            strength += (labels == class_index) * relative
-        strength = strength * p["intensity"] * uniform(0.7, 1.15, size=n)
-        leakage = np.abs(normal(0.0, 0.09, size=n))  # individual variation around the prototype
+            relative, probability = CLASS_ACTION_UNITS[name].get(unit, (0.0, 0.0))
+            strength += (labels == class_index) * relative * (uniform(size=n) < probability)
+        strength *= p["intensity"] * uniform(0.6, 1.2, size=n)
+        leakage = chance(LEAKAGE_PROBABILITY) * uniform(0.0, LEAKAGE_MAX, size=n) + np.abs(normal(0.0, 0.05, size=n))
         p[f"au{unit}"] = np.clip(strength + leakage, 0.0, 1.3)
     # Identity: geometry in canonical pixels, tones in gray levels.
-    p["face_center_row"] = np.clip(normal(26.0, 0.6, n), 24.5, 27.5)
-    p["face_half_width"] = np.clip(normal(18.2, 1.1, n), 15.5, 21.0)
-    p["face_half_height"] = np.clip(normal(23.0, 1.1, n), 21.0, 25.5)
+    p["face_center_row"] = np.clip(normal(26.1, 0.6, n), 24.6, 27.6)
+    p["face_half_width"] = np.clip(normal(20.0, 1.2, n), 17.0, 23.0)
+    p["face_half_height"] = np.clip(normal(25.3, 1.2, n), 23.0, 28.0)
     p["chin_taper"] = uniform(0.15, 0.4, n)
     p["skin_tone"] = uniform(85, 215, n)
     p["hair_tone"] = np.where(chance(0.15), uniform(120, 200, n), uniform(10, 110, n))
     p["hair_density"] = np.where(chance(0.08), 0.0, uniform(0.75, 1.0, n))
-    p["hairline_row"] = uniform(4.5, 13.0, n)
+    p["hairline_row"] = uniform(2.5, 11.8, n)
     p["hair_volume"] = uniform(0.5, 4.0, n)
     p["hair_length_row"] = uniform(18, 52, n)
-    p["eye_row"] = p["face_center_row"] - 6.6 + np.clip(normal(0, 0.5, n), -1.2, 1.2)
-    p["eye_spacing"] = np.clip(0.5 * p["face_half_width"] + normal(0, 0.4, n), 6.8, 10.0)
-    p["eye_half_width"] = np.clip(normal(3.6, 0.25, n), 3.0, 4.3)
-    p["eye_upper"] = np.clip(normal(1.5, 0.2, n), 1.0, 2.0)
-    p["eye_lower"] = np.clip(normal(1.1, 0.15, n), 0.7, 1.5)
-    p["iris_radius"] = uniform(1.45, 2.0, n)
+    p["eye_row"] = p["face_center_row"] - 7.3 + np.clip(normal(0, 0.5, n), -1.2, 1.2)
+    p["eye_spacing"] = np.clip(0.5 * p["face_half_width"] + normal(0, 0.4, n), 7.5, 11.0)
+    p["eye_half_width"] = np.clip(normal(4.0, 0.25, n), 3.3, 4.7)
+    p["eye_upper"] = np.clip(normal(1.65, 0.2, n), 1.1, 2.2)
+    p["eye_lower"] = np.clip(normal(1.2, 0.15, n), 0.8, 1.65)
+    p["iris_radius"] = uniform(1.6, 2.2, n)
     p["iris_tone"] = uniform(15, 80, n)
     p["gaze"] = np.clip(normal(0, 0.4, n), -0.9, 0.9)
-    p["brow_gap"] = np.clip(normal(4.7, 0.4, n), 3.7, 5.7)
-    p["brow_thickness"] = uniform(0.9, 1.9, n)
+    p["brow_gap"] = np.clip(normal(5.2, 0.4, n), 4.1, 6.3)
+    p["brow_thickness"] = uniform(1.0, 2.1, n)
     p["brow_arch"] = uniform(0.3, 1.2, n)
     p["brow_slant"] = normal(0, 0.4, n)  # resting tilt: inner end up (+) or down (-)
-    p["brow_density"] = uniform(0.55, 0.95, n)
-    p["nose_row"] = p["eye_row"] + np.clip(normal(10.2, 0.5, n), 9.1, 11.3)
-    p["nostril_spacing"] = np.clip(normal(2.6, 0.25, n), 2.0, 3.2)
-    p["mouth_row"] = p["nose_row"] + np.clip(normal(7.1, 0.5, n), 6.1, 8.1)
-    p["mouth_half_width"] = np.clip(normal(6.8, 0.5, n), 5.6, 8.0)
-    p["upper_lip"] = uniform(0.8, 1.4, n)
-    p["lower_lip"] = uniform(1.1, 2.0, n)
+    p["brow_density"] = uniform(0.7, 1.0, n)
+    p["nose_row"] = p["eye_row"] + np.clip(normal(11.2, 0.5, n), 10.0, 12.4)
+    p["nostril_spacing"] = np.clip(normal(2.85, 0.25, n), 2.2, 3.5)
+    p["mouth_row"] = p["nose_row"] + np.clip(normal(7.8, 0.5, n), 6.7, 8.9)
+    p["mouth_half_width"] = np.clip(normal(7.5, 0.5, n), 6.2, 8.8)
+    p["upper_lip"] = uniform(0.9, 1.5, n)
+    p["lower_lip"] = uniform(1.2, 2.2, n)
     p["lip_darkness"] = uniform(0.1, 0.3, n)
     p["mouth_curve"] = normal(0, 0.35, n)  # resting corner height: up (+) or down (-)
     p["glasses"] = chance(0.12)
     p["glasses_tone"] = uniform(5, 90, n)
     # Pose, scene and camera: independent of the class.
-    p["rotation"] = np.deg2rad(np.clip(normal(0, 6.0, n), -16, 16))
-    p["scale"] = np.clip(normal(1.0, 0.05, n), 0.88, 1.14)
-    p["shift_row"] = np.clip(normal(0, 1.2, n), -3, 3)
-    p["shift_col"] = np.clip(normal(0, 1.2, n), -3, 3)
-    p["yaw"] = np.clip(normal(0, 0.9, n), -2.2, 2.2)  # interior shift in pixels (head turn)
+    p["rotation"] = np.deg2rad(np.clip(normal(0, 4.0, n), -12, 12))
+    p["scale"] = np.clip(normal(1.0, 0.04, n), 0.9, 1.1)
+    p["shift_row"] = np.clip(normal(0, 0.8, n), -2.5, 2.5)
+    p["shift_col"] = np.clip(normal(0, 0.8, n), -2.5, 2.5)
+    p["yaw"] = np.clip(normal(0, 0.6, n), -1.5, 1.5)  # interior shift in pixels (head turn)
     p["background_tone"] = uniform(20, 235, n)
-    p["background_texture"] = uniform(0, 25, n)
+    p["background_texture"] = uniform(0, 10, n)
     p["clothes_tone"] = uniform(10, 230, n)
     p["light_angle"] = uniform(0, 2 * np.pi, n)
-    p["light_strength"] = uniform(0, 0.45, n)
-    p["contrast"] = uniform(0.7, 1.15, n)
-    p["brightness"] = normal(0, 12, n)
-    p["blur_sigma"] = uniform(0.05, 0.9, n)
-    p["noise_sigma"] = uniform(1, 7, n)
-    p["occlusion"] = np.where(chance(0.16), 1 + chance(0.4), 0)  # 0 none, 1 blob (hand), 2 bar
+    p["light_strength"] = uniform(0, 0.25, n)
+    p["contrast"] = uniform(0.85, 1.1, n)
+    p["brightness"] = normal(0, 8, n)
+    p["blur_sigma"] = uniform(0.05, 0.6, n)
+    p["noise_sigma"] = uniform(1, 4, n)
+    p["occlusion"] = np.where(chance(0.08), 1 + chance(0.4), 0)  # 0 none, 1 blob (hand), 2 bar
     p["occlusion_row"] = uniform(8, 44, n)
     p["occlusion_col"] = uniform(6, 42, n)
     p["occlusion_size"] = uniform(4, 10, n)
@@ -216,27 +210,27 @@ def _face_features(gray, p, bare_skin):
     socket = np.exp(-(((side - eye_spacing) / 4.5) ** 2) - ((rows - eye_row + 0.8) / 2.6) ** 2)
     gray *= 1.0 - 0.18 * socket * bare_skin
     # Brows (AU1 raises inner ends, AU2 outer ends, AU4 lowers and draws them together, AU9 lowers).
-    inner = eye_spacing - eye_half_width - 0.3 - 1.0 * au[4]
+    inner = eye_spacing - eye_half_width - 0.3 - 1.5 * au[4]
     outer = eye_spacing + eye_half_width + 1.3
     brow_row = eye_row - p["brow_gap"]
-    inner_row = brow_row - p["brow_slant"] - 2.6 * au[1] + 1.9 * au[4] + 0.8 * au[9]
-    outer_row = brow_row + 0.3 - 2.4 * au[2] - 0.5 * au[1] + 0.8 * au[4]
+    inner_row = brow_row - p["brow_slant"] - 3.2 * au[1] + 2.8 * au[4] + 0.8 * au[9]
+    outer_row = brow_row + 0.3 - 3.0 * au[2] - 0.5 * au[1] + 0.9 * au[4]
     arch = p["brow_arch"] + 0.8 * au[2] + 0.4 * au[1] - 0.4 * au[4]
     length = outer - inner
     along = (side - inner) / length  # 0 at the inner end, 1 at the outer end
     brow_center = inner_row + (outer_row - inner_row) * along - 4.0 * arch * along * (1.0 - along)
-    thickness = p["brow_thickness"] * (1.15 - 0.4 * along)
+    thickness = (p["brow_thickness"] + 0.5 * au[4]) * (1.15 - 0.4 * along)
     brow = _soft(thickness / 2 - np.abs(rows - brow_center)) * _soft(along * length) * _soft((1 - along) * length)
     _paint(gray, p["brow_density"] * brow, np.minimum(p["hair_tone"], 0.45 * skin))
     # Wrinkles: AU4 vertical furrows between the brows, AU1/AU2 horizontal lines on the forehead.
     furrow = np.exp(-(((side - 1.3) / 0.6) ** 2)) * _soft(rows - inner_row + 0.5) * _soft(inner_row + 3.5 - rows)
     forehead = sum(np.exp(-(((rows - brow_row + offset) / 0.55) ** 2)) for offset in (3.4, 5.6))
-    wrinkles = 0.5 * au[4] * furrow + 0.35 * np.maximum(au[1], au[2]) * forehead * _soft(9.0 - side)
+    wrinkles = 0.7 * au[4] * furrow + 0.35 * np.maximum(au[1], au[2]) * forehead * _soft(9.0 - side)
     _paint(gray, wrinkles * bare_skin, 0.55 * skin)
     # Eyes (AU5 widens the aperture, AU6 and AU7 narrow it from below, AU4 lowers the upper lid).
     across = (side - eye_spacing) / eye_half_width  # -1..1 over each eye
     lid_profile = np.sqrt(np.clip(1.0 - across**2, 0.0, None))
-    upper = np.maximum(p["eye_upper"] + 1.3 * au[5] - 0.35 * au[4] - 0.45 * au[7] - 0.2 * au[6], 0.3)
+    upper = np.maximum(p["eye_upper"] + 1.8 * au[5] - 0.35 * au[4] - 0.45 * au[7] - 0.2 * au[6], 0.3)
     lower = np.maximum(p["eye_lower"] - 0.6 * au[7] - 0.5 * au[6], 0.2)
     top, bottom = eye_row - upper * lid_profile, eye_row + lower * lid_profile
     inside_eye = _soft((1.0 - np.abs(across)) * eye_half_width)
@@ -251,7 +245,7 @@ def _face_features(gray, p, bare_skin):
     _paint(gray, upper_lid, np.minimum(p["iris_tone"], 0.3 * skin))
     _paint(gray, lower_lid, 0.6 * skin)
     cheek = np.exp(-(((side - eye_spacing - 0.5) / 3.5) ** 2) - ((rows - eye_row - 4.5 + au[6]) / 2.0) ** 2)
-    _paint(gray, 0.35 * au[6] * cheek, np.minimum(1.25 * skin, 250.0))  # AU6 raised cheeks
+    _paint(gray, 0.45 * au[6] * cheek, np.minimum(1.25 * skin, 250.0))  # AU6 raised cheeks
     # Nose (AU9 wrinkles the bridge and lifts and flares the nostrils, AU10 lifts them a little).
     nostril_row = p["nose_row"] - 0.9 * au[9] - 0.3 * au[10]
     nostril = np.sqrt(((side - p["nostril_spacing"]) / (1.0 + 0.5 * au[9])) ** 2 + ((rows - nostril_row) / 0.65) ** 2)
@@ -259,17 +253,17 @@ def _face_features(gray, p, bare_skin):
     bridge = np.exp(-(((side - 2.0) / 0.8) ** 2)) * _soft(rows - eye_row - 1.0) * _soft(nostril_row - 1.0 - rows)
     tip_shadow = np.exp(-(((rows - nostril_row - 1.2) / 0.8) ** 2)) * _soft(3.5 - side)
     nose_wrinkles = sum(np.exp(-(((rows - eye_row - offset) / 0.5) ** 2)) for offset in (1.8, 3.6)) * _soft(2.8 - side)
-    _paint(gray, 0.12 * bridge + 0.15 * tip_shadow + 0.6 * au[9] * nose_wrinkles, 0.5 * skin)
+    _paint(gray, 0.12 * bridge + 0.15 * tip_shadow + 0.8 * au[9] * nose_wrinkles, 0.5 * skin)
     # Mouth (AU12 pulls the corners up and out, AU15 down, AU20 stretches, AU23 presses and narrows,
     # AU10 lifts the upper lip, AU25 parts the lips, AU26 drops the jaw).
-    width = np.maximum(p["mouth_half_width"] + 1.3 * au[12] + 1.8 * au[20] - 1.3 * au[23] - 0.8 * au[26], 3.5)
-    corner = 2.6 * au[12] - 2.0 * au[15] - 0.4 * au[20] + p["mouth_curve"]
+    width = np.maximum(p["mouth_half_width"] + 2.0 * au[12] + 2.5 * au[20] - 1.6 * au[23] - 0.8 * au[26], 3.5)
+    corner = 3.5 * au[12] - 3.0 * au[15] - 0.4 * au[20] + p["mouth_curve"]
     across = side / width
     profile = np.sqrt(np.clip(1.0 - across**2, 0.0, None))
     middle = p["mouth_row"] - corner * across**2
-    upper_inner = middle - (0.4 * au[25] + 0.6 * au[10] + 0.3 * au[26]) * profile
-    lower_inner = middle + (0.5 * au[25] + 3.0 * au[26] + 0.3 * au[20]) * profile
-    lip_scale = np.clip(1.0 - 0.6 * au[23] - 0.3 * au[20] - 0.25 * au[12], 0.3, 1.0)
+    upper_inner = middle - (0.6 * au[25] + 1.0 * au[10] + 0.3 * au[26]) * profile
+    lower_inner = middle + (0.7 * au[25] + 3.5 * au[26] + 0.3 * au[20]) * profile
+    lip_scale = np.clip(1.0 - 0.7 * au[23] - 0.3 * au[20] - 0.1 * au[12], 0.25, 1.0)
     upper_outer = upper_inner - p["upper_lip"] * lip_scale * profile
     lower_outer = lower_inner + p["lower_lip"] * lip_scale * profile
     inside_mouth = _soft((1.0 - across) * width)
@@ -277,14 +271,14 @@ def _face_features(gray, p, bare_skin):
     _paint(gray, inside_mouth * lips, skin * (1.0 - p["lip_darkness"]))
     interior = inside_mouth * _soft(rows - upper_inner) * _soft(lower_inner - rows)
     _paint(gray, interior, 30.0)
-    teeth_show = np.clip(1.5 * (au[12] + au[10] + au[20]) - 0.2, 0.0, 0.9)
+    teeth_show = np.clip(2.0 * (au[12] + au[10] + au[20]) - 0.2, 0.0, 0.9)
     _paint(gray, teeth_show * interior * _soft(upper_inner + 1.4 - rows), 215.0)
-    lip_line = 0.55 * np.exp(-(((rows - middle) / 0.55) ** 2)) * _soft((1.1 - across) * width)
+    lip_line = (0.65 + 0.3 * au[23]) * np.exp(-(((rows - middle) / 0.55) ** 2)) * _soft((1.1 - across) * width)
     _paint(gray, lip_line, 0.35 * skin)
     fold_top, fold_bottom = nostril_row - 0.5, p["mouth_row"] + 1.5  # nasolabial folds
     down = (rows - fold_top) / (fold_bottom - fold_top)
     fold_side = p["nostril_spacing"] + 1.8 + (width - p["nostril_spacing"] - 0.5) * down + 3.2 * down * (1 - down)
-    fold_strength = 0.12 + 0.5 * np.maximum(np.maximum(au[9], au[10]), np.maximum(0.8 * au[12], 0.3 * au[6]))
+    fold_strength = 0.06 + 0.5 * np.maximum(np.maximum(au[9], au[10]), np.maximum(0.8 * au[12], 0.3 * au[6]))
     fold = np.exp(-(((side - fold_side) / 0.6) ** 2)) * _soft(down * 6.0) * _soft((1.0 - down) * 6.0)
     _paint(gray, fold_strength * fold, 0.55 * skin)
     # Glasses (identity): two rims, a bridge and the temples.
@@ -469,3 +463,67 @@ def usage_split(labels, seed=0):
     usage = np.empty(len(labels), dtype=object)
     usage[order] = np.asarray(names, dtype=object)[sequence]
     return usage
+
+
+_TOKENS = np.zeros((256, 4), np.uint8)  # (256, 4) ASCII of "v " for each byte value v, zero-padded
+_TOKEN_LENGTHS = np.zeros(256, np.int64)
+for _value in range(256):
+    _token = f"{_value} ".encode()
+    _TOKENS[_value, : len(_token)] = list(_token)
+    _TOKEN_LENGTHS[_value] = len(_token)
+_TOKEN_KEEP = np.arange(4)[None, :] < _TOKEN_LENGTHS[:, None]  # (256, 4) which bytes are real
+
+
+def _format_rows(images, labels, usages):
+    """Kaggle csv lines ``emotion,pixels,Usage`` for a chunk of images (B, 48, 48), as one bytes object."""
+    flat = images.reshape(len(images), NUM_PIXELS)  # (B, 2304) uint8
+    text = _TOKENS[flat][_TOKEN_KEEP[flat]].tobytes()  # every pixel as "v ", rows back to back
+    ends = np.cumsum(_TOKEN_LENGTHS[flat].sum(axis=1))  # (B,) end of each row's text
+    starts = np.concatenate([[0], ends[:-1]])
+    return b"".join(b"%d,%s,%s\n" % (label, text[start : end - 1], usage.encode())
+                    for label, usage, start, end in zip(labels.tolist(), usages, starts.tolist(), ends.tolist()))
+
+
+def write_csv(path=None, n=35887, seed=0, *, progress=True):
+    """Write n synthetic faces as a Kaggle ``fer2013.csv`` (gzip-compressed when the name ends in .gz).
+
+    Rows come in the Kaggle file's order: Training, then PublicTest, then PrivateTest, each in the shuffled
+    order of ``generate(n, seed)``. The file is written to a temporary name and moved into place.
+
+    Args:
+        path: output file; default ``paths.SYNTHETIC_CSV``. Parent folders are created.
+        n: number of faces (>= 7); 35,887 is the size of FER2013.
+        seed: non-negative integer; the same (n, seed) writes the same bytes.
+        progress: show tqdm bars on stderr.
+    Returns:
+        The pathlib.Path written.
+    Raises:
+        ValueError: n < 7 or a negative seed.
+    """
+    _check(n, seed)
+    path = pathlib.Path(path).expanduser() if path is not None else paths.SYNTHETIC_CSV
+    images, labels = generate(n, seed, progress=progress)
+    usages = usage_split(labels, seed)
+    order = np.concatenate([np.flatnonzero(usages == name) for name in FER2013_USAGE_COUNTS])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            compressed = path.name.endswith(".gz")
+            stream = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if compressed else raw
+            # Compress on a second thread (zlib releases the GIL) while the next chunk is formatted.
+            with stream, futures.ThreadPoolExecutor(max_workers=1) as writer, \
+                    tqdm(total=n, desc="writing csv", unit="row", disable=not progress) as bar:
+                pending = writer.submit(stream.write, b"emotion,pixels,Usage\n")
+                for start in range(0, n, 1024):
+                    chunk = order[start : start + 1024]
+                    text = _format_rows(images[chunk], labels[chunk], usages[chunk])
+                    pending.result()
+                    pending = writer.submit(stream.write, text)
+                    bar.update(len(chunk))
+                pending.result()
+        os.replace(temporary, path)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
