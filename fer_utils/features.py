@@ -1,0 +1,328 @@
+"""Feature visualisation: batched gradient ascent on filters and classes, activation maps, top-activating faces."""
+
+import dataclasses
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from fer_utils import NUM_CLASSES, saliency
+
+_CACHE = weakref.WeakKeyDictionary()  # model -> {layer name: sub-model, (kind, ...): compiled ascent graphs}
+ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+
+def layer_model(model, layer):
+    """The cached sub-model from the raw-pixel input to a layer with a 4-D output.
+
+    Args:
+        model: a Keras model.
+        layer: the layer's name, e.g. "conv1_2".
+    Returns:
+        A ``keras.Model`` mapping (N, 48, 48, 1) raw pixels to (N, H, W, C) activations.
+    Raises:
+        ValueError: unknown layer or a layer without a 4-D output (the message lists the conv layers).
+    """
+    names = [each.name for each in model.layers]
+    if layer not in names:
+        raise ValueError(f"layer {layer!r} is not in model {model.name!r}; its conv layers are "
+                         f"{saliency.conv_layers(model)}")
+    output = model.get_layer(layer).output
+    if len(output.shape) != 4:
+        raise ValueError(f"layer {layer!r} of model {model.name!r} has output shape {tuple(output.shape)}, "
+                         f"not (N, H, W, C); its conv layers are {saliency.conv_layers(model)}")
+    entries = _CACHE.setdefault(model, {})
+    if layer not in entries:
+        entries[layer] = keras.Model(model.input, output, name=f"{model.name}_{layer}")
+    return entries[layer]
+
+
+def _transforms(random, steps, count, size, jitter, scale, rotation):
+    """(steps, count, 8) projective transforms: random shift, zoom and rotation about the centre.
+
+    Each row maps an output pixel (x, y) to the input pixel (a0 x + a1 y + a2, b0 x + b1 y + b2),
+    the convention of ``ImageProjectiveTransformV3``.
+    """
+    shape = (steps, count)
+    shift_x, shift_y = random.uniform(-jitter, jitter, (2, *shape))
+    zoom = random.uniform(1 - scale, 1 + scale, shape)
+    angle = np.deg2rad(random.uniform(-rotation, rotation, shape))
+    cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
+    centre = (size - 1) / 2
+    rows = [cos, -sin, centre - (cos - sin) * centre + shift_x,
+            sin, cos, centre - (sin + cos) * centre + shift_y, np.zeros(shape), np.zeros(shape)]
+    return np.stack(rows, axis=-1).astype(np.float32)
+
+
+def _fourier_scale(size):
+    """(size, size // 2 + 1) spectrum scale 1/frequency, so all frequencies start with equal energy.
+
+    As in Lucid's ``fft_image`` (Olah et al. 2017, https://distill.pub/2017/feature-visualization/).
+    """
+    frequencies = np.sqrt(np.fft.fftfreq(size)[:, None] ** 2 + np.fft.rfftfreq(size)[None, :] ** 2)
+    return (size / np.maximum(frequencies, 1.0 / size)).astype(np.float32)
+
+
+def _compiled_ascent(model, key, sub_model, objective, fourier):
+    """Cached (step, final) graphs for one sub-model, objective and parameterisation (traced once).
+
+    ``step`` is one Adam step on a batch of parameters, hyperparameters passed as tensors;
+    ``final`` (eager) renders the parameters and scores the un-transformed images.
+    """
+    entries = _CACHE.setdefault(model, {})
+    if key in entries:
+        return entries[key]
+    size = sub_model.input_shape[1]
+    spectrum_scale = tf.constant(_fourier_scale(size), tf.complex64)  # (H, W // 2 + 1)
+    blur_kernel = tf.constant(np.outer([1, 2, 1], [1, 2, 1])[:, :, None, None] / 16.0, tf.float32)  # (3, 3, 1, 1)
+
+    def to_image(parameters):
+        if fourier:  # (B, H, W // 2 + 1, 2) real and imaginary parts -> (B, H, W, 1)
+            spectrum = tf.complex(parameters[..., 0], parameters[..., 1]) * spectrum_scale
+            parameters = tf.signal.irfft2d(spectrum, fft_length=[size, size])[..., None] / 4.0
+        return 255.0 * tf.sigmoid(parameters)  # (B, H, W, 1) raw pixels; sigmoid(0) is mid-grey
+
+    def penalty(images, total_variation, l2):  # (B,): total variation and L2 of the image in [0, 1]
+        unit = images / 255.0
+        variation = (tf.reduce_mean(tf.abs(unit[:, 1:] - unit[:, :-1]), axis=[1, 2, 3])
+                     + tf.reduce_mean(tf.abs(unit[:, :, 1:] - unit[:, :, :-1]), axis=[1, 2, 3]))
+        return total_variation * variation + l2 * tf.reduce_mean((unit - 0.5) ** 2, axis=[1, 2, 3])
+
+    parameter_shape = (None, size, size // 2 + 1, 2) if fourier else (None, size, size, 1)
+    parameter_spec, scalar = tf.TensorSpec(parameter_shape, tf.float32), tf.TensorSpec((), tf.float32)
+
+    @tf.function(input_signature=[parameter_spec] * 3 + [
+        tf.TensorSpec((), tf.int32), tf.TensorSpec((None, 8), tf.float32), tf.TensorSpec((None,), tf.int32),
+        scalar, scalar, scalar, tf.TensorSpec((), tf.int32)])
+    def step(parameters, first_moment, second_moment, iteration, transforms, indices,
+             learning_rate, total_variation, l2, blur_every):
+        with tf.GradientTape() as tape:
+            tape.watch(parameters)
+            images = to_image(parameters)  # (B, H, W, 1)
+            moved = tf.raw_ops.ImageProjectiveTransformV3(
+                images=images, transforms=transforms, output_shape=[size, size], fill_value=0.0,
+                interpolation="BILINEAR", fill_mode="REFLECT")  # (B, H, W, 1) shifted, zoomed, rotated
+            # images are independent (inference mode), so one loss gives every image its own gradient
+            loss = tf.reduce_sum(penalty(images, total_variation, l2)
+                                 - objective(sub_model(moved, training=False), indices))
+        gradient = tape.gradient(loss, parameters)
+        first_moment = ADAM_BETA_1 * first_moment + (1 - ADAM_BETA_1) * gradient
+        second_moment = ADAM_BETA_2 * second_moment + (1 - ADAM_BETA_2) * gradient ** 2
+        time = tf.cast(iteration + 1, tf.float32)
+        corrected_first = first_moment / (1 - ADAM_BETA_1 ** time)
+        corrected_second = second_moment / (1 - ADAM_BETA_2 ** time)
+        parameters -= learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
+        if not fourier:  # blur the pixels now and then (Yosinski et al. 2015, https://arxiv.org/abs/1506.06579)
+            blur_now = (blur_every > 0) & ((iteration + 1) % tf.maximum(blur_every, 1) == 0)
+            parameters = tf.cond(blur_now, lambda: tf.nn.conv2d(parameters, blur_kernel, 1, "SAME"),
+                                 lambda: parameters)
+        return parameters, first_moment, second_moment
+
+    def final(parameters, indices):  # eager: called once per chunk
+        images = to_image(parameters)  # (B, H, W, 1)
+        return images[..., 0], objective(sub_model(images, training=False), indices)
+
+    entries[key] = step, final
+    return entries[key]
+
+
+def _ascend(model, key, sub_model, objective, indices, *, steps, learning_rate, seed, jitter, scale, rotation,
+            total_variation, l2, blur_every, fourier, batch_size, progress, description):
+    """Adam ascent of ``objective(outputs, indices) -> (B,)``, one image per index, in chunks of batch_size.
+
+    Returns (images (F, H, W) float32 in [0, 255], objective (F,) on the final un-transformed images).
+    Start noise and transformations are drawn per image up front, so batch_size only changes rounding.
+    """
+    if steps < 1:
+        raise ValueError(f"steps={steps}: need at least 1")
+    step, final = _compiled_ascent(model, key, sub_model, objective, fourier)
+    size, count = sub_model.input_shape[1], len(indices)
+    random = np.random.default_rng(seed)
+    if fourier:  # spectrum (F, H, W // 2 + 1, 2)
+        start = random.normal(0.0, 0.01, (count, size, size // 2 + 1, 2)).astype(np.float32)
+    else:  # pre-sigmoid pixels (F, H, W, 1): grey plus a little noise
+        start = random.normal(0.0, 0.1, (count, size, size, 1)).astype(np.float32)
+    transforms = _transforms(random, steps, count, size, jitter, scale, rotation)  # (steps, F, 8)
+    settings = [tf.constant(value, tf.float32) for value in (learning_rate, total_variation, l2)]
+    settings.append(tf.constant(int(blur_every), tf.int32))
+    batch_size = batch_size or count
+    chunks = range(0, count, batch_size)
+    images, values = [], []
+    with tqdm(total=steps * len(chunks), desc=description, disable=not progress, leave=False) as bar:
+        for begin in chunks:
+            chunk = slice(begin, begin + batch_size)
+            chunk_indices = tf.constant(indices[chunk], tf.int32)
+            parameters = tf.constant(start[chunk])
+            first_moment = second_moment = tf.zeros_like(parameters)
+            for iteration in range(steps):
+                parameters, first_moment, second_moment = step(
+                    parameters, first_moment, second_moment, tf.constant(iteration, tf.int32),
+                    tf.constant(transforms[iteration, chunk]), chunk_indices, *settings)
+                bar.update()
+            chunk_images, chunk_values = final(parameters, chunk_indices)
+            images.append(chunk_images.numpy())
+            values.append(chunk_values.numpy())
+    return np.concatenate(images).astype(np.float32), np.concatenate(values).astype(np.float32)
+
+
+def _mean_channel(outputs, indices):
+    """(B,) mean over space of channel indices[b] of image b, from (B, H, W, C) activations."""
+    selector = tf.one_hot(indices, tf.shape(outputs)[-1], dtype=outputs.dtype)[:, None, None, :]  # (B, 1, 1, C)
+    return tf.reduce_mean(tf.reduce_sum(outputs * selector, axis=-1), axis=[1, 2])
+
+
+def _class_score(scores, indices):
+    """(B,) score of class indices[b] for image b, from (B, classes) pre-softmax scores."""
+    return tf.gather(scores, indices, batch_dims=1)
+
+
+def filter_images(model, layer, filters=None, steps=128, learning_rate=0.05, seed=0, jitter=2.0, scale=0.05,
+                  rotation=5.0, total_variation=0.0, blur_every=0, fourier=False, batch_size=None,
+                  progress=True):
+    """Images maximising each filter's mean activation by regularised gradient ascent.
+
+    Feature visualisation after Olah et al. 2017, https://distill.pub/2017/feature-visualization/.
+    All requested filters are optimised together (image b maximises filter b) by Adam on a
+    sigmoid-squashed (or, with ``fourier``, a 1/f-scaled spectral) parameterisation, each step one
+    call of a compiled graph. Transformation robustness: every step the images are shifted,
+    zoomed and rotated at random before the model sees them.
+
+    Args:
+        model: a Keras model on raw pixels.
+        layer: name of a layer with a 4-D output (activations are taken as that layer outputs them:
+            for ``conv{s}_{i}`` before BatchNorm and ReLU).
+        filters: channel indices; None for all.
+        steps: Adam steps.
+        learning_rate: Adam step size in parameter units.
+        seed: seed of the start noise and of the transformations.
+        jitter: largest random shift in pixels.
+        scale: largest relative random zoom (0.05 is 95-105 %).
+        rotation: largest random rotation in degrees.
+        total_variation: weight of the total-variation penalty (image in [0, 1]) against the activation.
+        blur_every: blur the pixels with a 3x3 binomial kernel every this many steps (0: never;
+            pixel parameterisation only).
+        fourier: optimise a decorrelated (1/f-scaled) Fourier spectrum, image = irfft2.
+        batch_size: filters per batch (None: all at once); results do not depend on it beyond rounding.
+        progress: show a tqdm bar on stderr.
+    Returns:
+        (images (F, 48, 48) float32 in [0, 255], activations (F,) mean activation each filter
+        reached on its final un-transformed image).
+    Raises:
+        ValueError: unknown or non-4-D layer, filters out of range, steps < 1.
+    """
+    sub_model = layer_model(model, layer)
+    channels = sub_model.output.shape[-1]
+    filters = np.arange(channels) if filters is None else np.atleast_1d(np.asarray(filters))
+    if filters.size == 0 or not np.issubdtype(filters.dtype, np.integer) or filters.min() < 0 \
+            or filters.max() >= channels:
+        raise ValueError(f"filters={filters.tolist()}: layer {layer!r} has filters 0..{channels - 1}")
+    return _ascend(model, ("filters", layer, fourier), sub_model, _mean_channel, filters, steps=steps,
+                   learning_rate=learning_rate, seed=seed, jitter=jitter, scale=scale, rotation=rotation,
+                   total_variation=total_variation, l2=0.0, blur_every=blur_every, fourier=fourier,
+                   batch_size=batch_size, progress=progress, description=f"{layer} x {filters.size}")
+
+
+def class_model(model, class_index, steps=128, l2=1.0, learning_rate=0.05, seed=0, jitter=0.0,
+                progress=True):
+    """Images maximising a class's pre-softmax score minus an L2 penalty (Simonyan et al. 2013,
+    https://arxiv.org/abs/1312.6034).
+
+    Args:
+        model: a Keras model (scores from its ``logits`` layer, see ``saliency.score_model``).
+        class_index: an int or a list of class indices (0 angry ... 6 neutral).
+        steps: Adam steps.
+        l2: weight of the mean squared distance from mid-grey (image in [0, 1]).
+        learning_rate: Adam step size.
+        seed: seed of the start noise.
+        jitter: largest random shift in pixels per step; 0 is the paper's plain method (highest
+            score, noisy image), 2 gives more readable images at a lower score.
+        progress: show a tqdm bar on stderr.
+    Returns:
+        (K, 48, 48) float32 images in [0, 255], one per class index (a single int gives K = 1).
+    Raises:
+        ValueError: class index outside 0..6, steps < 1.
+    """
+    classes = np.atleast_1d(np.asarray(class_index))
+    if classes.size == 0 or not np.issubdtype(classes.dtype, np.integer) or classes.min() < 0 \
+            or classes.max() >= NUM_CLASSES:
+        raise ValueError(f"class_index={class_index!r}: classes are 0..{NUM_CLASSES - 1}")
+    images, _ = _ascend(model, ("classes",), saliency.score_model(model), _class_score, classes, steps=steps,
+                        learning_rate=learning_rate, seed=seed, jitter=jitter, scale=0.0, rotation=0.0,
+                        total_variation=0.0, l2=l2, blur_every=0, fourier=False, batch_size=None,
+                        progress=progress, description="classes")
+    return images
+
+
+def filter_outputs(model, layer, image):
+    """The activation maps of a layer for one face.
+
+    Args:
+        model: a Keras model on raw pixels.
+        layer: name of a layer with a 4-D output.
+        image: (48, 48, 1) or (48, 48) raw pixels.
+    Returns:
+        (H, W, C) float32 activations.
+    Raises:
+        ValueError: unknown or non-4-D layer, an image of another shape.
+    """
+    sub_model = layer_model(model, layer)
+    image = np.asarray(image, np.float32)
+    image = image[..., None] if image.ndim == 2 else image
+    if image.shape != tuple(sub_model.input_shape[1:]):
+        raise ValueError(f"image has shape {image.shape}; expected {sub_model.input_shape[1:]} or (48, 48)")
+    return sub_model(image[None], training=False).numpy()[0].astype(np.float32)
+
+
+@dataclasses.dataclass
+class TopActivating:
+    """The images that activate each filter of a layer most (``top_activating``'s result).
+
+    Attributes:
+        layer: the layer's name.
+        indices: (F, k) image indices, most activating first (ties: lower index first).
+        activations: (F, k) their mean activations over space.
+        class_counts: (F, 7) label counts among each filter's top k, or None without labels.
+        dominant_class: (F,) the most frequent label among them (lowest on ties), or None.
+    """
+
+    layer: str
+    indices: np.ndarray
+    activations: np.ndarray
+    class_counts: np.ndarray | None = None
+    dominant_class: np.ndarray | None = None
+
+
+def top_activating(model, layer, images, labels=None, k=9, batch_size=256):
+    """For each filter of a layer, the k images with the highest mean activation over space.
+
+    Args:
+        model: a Keras model on raw pixels.
+        layer: name of a layer with a 4-D output.
+        images: (N, 48, 48, 1) or (N, 48, 48) raw pixels.
+        labels: optional (N,) class labels 0..6 for the class distribution of each filter's top k.
+        k: images per filter (1..N).
+        batch_size: images per forward pass.
+    Returns:
+        A ``TopActivating``.
+    Raises:
+        ValueError: unknown or non-4-D layer, k outside 1..N, labels not matching the images.
+    """
+    sub_model = layer_model(model, layer)
+    images = np.asarray(images, np.float32)
+    images = images[..., None] if images.ndim == 3 else images
+    if not 1 <= k <= len(images):
+        raise ValueError(f"k={k}: must be between 1 and the number of images ({len(images)})")
+    means = np.concatenate([sub_model(images[start:start + batch_size], training=False).numpy().mean(axis=(1, 2))
+                            for start in range(0, len(images), batch_size)])  # (N, F)
+    indices = np.argsort(-means, axis=0, kind="stable")[:k].T  # (F, k)
+    result = TopActivating(layer, indices, np.take_along_axis(means.T, indices, axis=1))
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),) or labels.min() < 0 or labels.max() >= NUM_CLASSES:
+            raise ValueError(f"labels have shape {labels.shape}; expected ({len(images)},) "
+                             f"of 0..{NUM_CLASSES - 1}")
+        result.class_counts = np.stack([np.bincount(labels[row], minlength=NUM_CLASSES) for row in indices])
+        result.dominant_class = result.class_counts.argmax(axis=1)
+    return result

@@ -1,0 +1,135 @@
+"""Tests for fer_utils.features: batched filter and class ascent, activation maps, top-activating images."""
+
+import keras
+import numpy as np
+import pytest
+
+from fer_utils import features, models, saliency
+
+
+@pytest.fixture(scope="module")
+def vgg_small():
+    """A random-weights vgg_small whose BatchNorm statistics are set from smooth random images.
+
+    Calibrated statistics put every layer in the regime of a trained network (standardised
+    pre-activations, about half the ReLUs on) without training anything.
+    """
+    keras.utils.set_random_seed(0)
+    model = models.build("vgg_small")
+    coarse = np.random.default_rng(0).uniform(0, 255, (64, 6, 6))
+    images = np.kron(coarse, np.ones((8, 8)))[..., None].astype(np.float32)  # (64, 48, 48, 1)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            inputs = keras.Model(model.input, layer.input)(images, training=False).numpy()
+            axes = tuple(range(inputs.ndim - 1))
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([gamma, beta, inputs.mean(axes), inputs.var(axes)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def brightness():
+    """conv1_1 with 1x1 filters: filter 0 = +brightness, filter 1 = -brightness (in [0, 1])."""
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = keras.layers.Conv2D(2, 1, name="conv1_1")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    logits = keras.layers.Dense(7, name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Softmax(name="probabilities")(logits), name="brightness")
+    model.get_layer("conv1_1").set_weights([np.array([1.0, -1.0], np.float32).reshape(1, 1, 1, 2), np.zeros(2)])
+    return model
+
+
+def mean_activation(model, layer, images, filters):
+    """(N, len(filters)) mean over space of the layer's filters."""
+    return features.layer_model(model, layer)(images, training=False).numpy().mean(axis=(1, 2))[:, filters]
+
+
+def test_ascent_lifts_filters_far_above_grey_and_noise(vgg_small):
+    filters = [0, 3, 6]
+    images, activations = features.filter_images(vgg_small, "conv2_2", filters, steps=48, learning_rate=0.1,
+                                                 progress=False)
+    assert images.shape == (3, 48, 48) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 255
+    reached = np.diagonal(mean_activation(vgg_small, "conv2_2", images[..., None], filters))  # image b, filter b
+    np.testing.assert_allclose(activations, reached, rtol=1e-4, atol=1e-5)
+    grey = mean_activation(vgg_small, "conv2_2", np.full((1, 48, 48, 1), 127.5, np.float32), filters)[0]
+    noise = mean_activation(vgg_small, "conv2_2", np.random.default_rng(1).uniform(0, 255, (16, 48, 48, 1)),
+                            filters)  # (16, 3)
+    # grey: at least 3x its activation (sign-safe); uniform noise: far outside what any noise image reaches
+    assert np.all(activations - grey >= 3 * np.abs(grey))
+    assert np.all(activations > noise.max(axis=0) + 10 * noise.std(axis=0))
+
+
+def test_filter_images_are_deterministic_and_independent_of_batching(vgg_small):
+    options = dict(layer="conv1_2", filters=[1, 2, 5], steps=12, seed=4, progress=False)
+    first = features.filter_images(vgg_small, **options)
+    again = features.filter_images(vgg_small, **options)
+    one_by_one = features.filter_images(vgg_small, batch_size=1, **options)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    np.testing.assert_allclose(first[0], one_by_one[0], atol=0.5)  # pixels; batched kernels round differently
+    np.testing.assert_allclose(first[1], one_by_one[1], rtol=1e-3, atol=1e-5)
+    other = features.filter_images(vgg_small, **{**options, "seed": 5})
+    assert not np.allclose(first[0], other[0])
+
+
+def test_fourier_parameterisation_and_regularisers_run(vgg_small):
+    images, activations = features.filter_images(vgg_small, "conv1_2", [0, 1], steps=8, fourier=True,
+                                                 total_variation=0.5, progress=False)
+    assert images.shape == (2, 48, 48) and np.isfinite(activations).all()
+    blurred, _ = features.filter_images(vgg_small, "conv1_2", [0, 1], steps=8, blur_every=4, progress=False)
+    plain, _ = features.filter_images(vgg_small, "conv1_2", [0, 1], steps=8, progress=False)
+    assert not np.allclose(blurred, plain)
+
+
+def test_progress_bar_goes_to_stderr_unless_silenced(vgg_small, capsys):
+    features.filter_images(vgg_small, "conv1_1", [0], steps=2, progress=False)
+    assert capsys.readouterr().err == ""
+    features.filter_images(vgg_small, "conv1_1", [0], steps=2, progress=True)
+    assert "conv1_1 x 1" in capsys.readouterr().err
+
+
+def test_class_model_raises_the_class_score(vgg_small):
+    classes = [3, 0]
+    images = features.class_model(vgg_small, classes, steps=32, learning_rate=0.1, progress=False)
+    assert images.shape == (2, 48, 48)
+    reached = saliency.scores(vgg_small, images)[[0, 1], classes]
+    grey = saliency.scores(vgg_small, np.full((1, 48, 48), 127.5))[0, classes]
+    assert np.all(reached > grey + 1.0)
+    assert features.class_model(vgg_small, 5, steps=2, progress=False).shape == (1, 48, 48)
+    with pytest.raises(ValueError, match="0..6"):
+        features.class_model(vgg_small, 7, steps=2, progress=False)
+
+
+def test_filter_outputs_shape(vgg_small):
+    face = np.random.default_rng(2).integers(0, 256, (48, 48))
+    assert features.filter_outputs(vgg_small, "conv2_1", face).shape == (24, 24, 32)
+    outputs = features.filter_outputs(vgg_small, "relu1_1", face[..., None])
+    assert outputs.shape == (48, 48, 16) and outputs.dtype == np.float32 and outputs.min() >= 0
+
+
+def test_top_activating_finds_the_brightest_and_darkest_images(brightness):
+    levels = np.array([10, 200, 50, 250, 100, 0])
+    images = np.broadcast_to(levels[:, None, None, None], (6, 48, 48, 1))
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    top = features.top_activating(brightness, "conv1_1", images, labels=labels, k=2)
+    np.testing.assert_array_equal(top.indices, [[3, 1], [5, 0]])
+    np.testing.assert_allclose(top.activations, [[250 / 255, 200 / 255], [0, -10 / 255]], rtol=1e-4)
+    np.testing.assert_array_equal(top.class_counts, [[0, 1, 0, 1, 0, 0, 0], [1, 0, 0, 0, 0, 1, 0]])
+    np.testing.assert_array_equal(top.dominant_class, [1, 0])  # ties go to the lower class
+    unlabeled = features.top_activating(brightness, "conv1_1", images, k=1, batch_size=4)
+    np.testing.assert_array_equal(unlabeled.indices, [[3], [5]])
+    assert unlabeled.class_counts is None and unlabeled.dominant_class is None
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: features.filter_images(m, "conv9_9", steps=1, progress=False), "'conv9_9'.*conv1_1.*conv3_2"),
+    (lambda m: features.filter_images(m, "gap", steps=1, progress=False), "'gap'.*not \\(N, H, W, C\\)"),
+    (lambda m: features.filter_images(m, "conv1_2", [16], steps=1, progress=False), "conv1_2.*0..15"),
+    (lambda m: features.filter_outputs(m, "logits", np.zeros((48, 48))), "'logits'"),
+    (lambda m: features.top_activating(m, "conv1_1", np.zeros((3, 48, 48, 1)), k=4), "k=4"),
+])
+def test_errors_name_the_layer_and_filters(vgg_small, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(vgg_small)
