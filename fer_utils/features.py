@@ -6,12 +6,14 @@ import weakref
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from fer_utils import NUM_CLASSES, saliency
+from fer_utils import CLASS_NAMES, NUM_CLASSES, saliency
 
 _CACHE = weakref.WeakKeyDictionary()  # model -> {layer name: sub-model, (kind, ...): compiled ascent graphs}
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+#: Settings that give readable filter images on 48x48 faces (decorrelated spectrum, stronger robustness).
+READABLE = {"fourier": True, "jitter": 3.0, "scale": 0.08, "rotation": 8.0}
 
 
 def layer_model(model, layer):
@@ -326,3 +328,53 @@ def top_activating(model, layer, images, labels=None, k=9, batch_size=256):
         result.class_counts = np.stack([np.bincount(labels[row], minlength=NUM_CLASSES) for row in indices])
         result.dominant_class = result.class_counts.argmax(axis=1)
     return result
+
+
+def default_layers(model, early="", deep=""):
+    """(early, deep) conv layer names: given ones are checked; empty picks the second and the last conv.
+
+    Raises:
+        ValueError: a name that is not a conv layer of the model (the message lists them).
+    """
+    names = [name for name in saliency.conv_layers(model) if name.startswith("conv")]
+    if not names:
+        raise ValueError(f"model {model.name!r} has no convolution layer to visualise")
+    for name in (early, deep):
+        if name and name not in names:
+            raise ValueError(f"layer {name!r} is not a convolution of {model.name!r}; choose from {', '.join(names)}")
+    return early or names[min(1, len(names) - 1)], deep or names[-1]
+
+
+def class_share_table(top):
+    """Filters x classes: the share of each class among each filter's top faces (a pandas DataFrame)."""
+    import pandas as pd
+
+    if top.class_counts is None:
+        raise ValueError("top_activating was called without labels; pass labels to get class shares")
+    counts = np.asarray(top.class_counts, dtype=float)
+    return pd.DataFrame(counts / counts.sum(axis=1, keepdims=True), columns=CLASS_NAMES,
+                        index=pd.Index(range(len(counts)), name="filter"))
+
+
+def most_selective(top, count=4):
+    """The ``count`` filters whose top faces are most concentrated on one class (ties: lower filter)."""
+    shares = class_share_table(top).to_numpy()
+    return np.argsort(-shares.max(axis=1), kind="stable")[:count]
+
+
+def describe_filter_classes(top):
+    """Sentences on which class dominates the filters' top faces, from ``top_activating`` with labels."""
+    shares = class_share_table(top)
+    dominant = shares.idxmax(axis=1)
+    purity = shares.max(axis=1)
+    tally = dominant.value_counts()
+    leading = ", ".join(f"*{name}* {count}" for name, count in tally.items())
+    selective = int((purity >= 0.5).sum())
+    best = int(purity.idxmax())
+    never = [name for name in CLASS_NAMES if name not in tally.index]
+    text = (f"Of the {len(shares)} filters of `{top.layer}`, the class most frequent among each filter's top "
+            f"{top.indices.shape[1]} faces is: {leading}. {selective} filters have one class in at least half of "
+            f"their top faces; the most selective, filter {best}, has {purity[best]:.0%} *{dominant[best]}*.")
+    if never:
+        text += f" No filter is dominated by {', '.join(f'*{name}*' for name in never)}."
+    return text

@@ -1,5 +1,6 @@
 """Saliency maps on pre-softmax scores (gradients, SmoothGrad, Integrated Gradients, Grad-CAM) and their checks."""
 
+import dataclasses
 import weakref
 
 import keras
@@ -7,6 +8,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from scipy import stats
+
+from fer_utils import CLASS_NAMES, NUM_CLASSES
 
 _CACHE = weakref.WeakKeyDictionary()  # model -> {key: sub-model or tf.function}, built once per model
 
@@ -416,3 +419,133 @@ def region_share(maps, regions):
         shares = {name: maps[:, row0:row1, col0:col1].sum(axis=(1, 2)) / totals
                   for name, (row0, row1, col0, col1) in regions.items()}
     return pd.DataFrame(shares, columns=list(regions))
+
+
+def all_methods(model, images, target=None, smoothgrad_samples=50, ig_steps=64, seed=0):
+    """The four maps of ``METHODS`` for the same images and targets, as {method name: (N, 48, 48)}.
+
+    Integrated Gradients is signed; the dict holds it as returned (plots take absolute values).
+    """
+    return {
+        "vanilla": vanilla(model, images, target),
+        "smoothgrad": smoothgrad(model, images, target, samples=smoothgrad_samples, seed=seed),
+        "integrated_gradients": integrated_gradients(model, images, target, steps=ig_steps),
+        "grad_cam": grad_cam(model, images, target),
+    }
+
+
+def class_means(maps, labels):
+    """Mean |map| per class after scaling each map to sum 1: (7, H, W), zeros for absent classes.
+
+    Args:
+        maps: (N, H, W) saliency maps.
+        labels: (N,) class of each map.
+    """
+    maps = np.abs(np.asarray(maps, dtype=np.float64))
+    maps = maps / np.maximum(maps.sum(axis=(1, 2), keepdims=True), 1e-12)
+    labels = np.asarray(labels)
+    means = np.zeros((NUM_CLASSES,) + maps.shape[1:], np.float32)
+    for label in range(NUM_CLASSES):
+        if (labels == label).any():
+            means[label] = maps[labels == label].mean(axis=0)
+    return means
+
+
+def describe_region_share(maps, regions):
+    """A sentence: how much saliency falls on brows+eyes and on the mouth, against their share of the image.
+
+    Args:
+        maps: (K, 48, 48) saliency maps (e.g. ``class_means``), rows in class order.
+        regions: {name: (row0, row1, col0, col1)} with "brows", "eyes" and "mouth".
+    """
+    maps = np.abs(np.asarray(maps, dtype=np.float64))
+    maps = maps / np.maximum(maps.sum(axis=(1, 2), keepdims=True), 1e-12)  # (K, 48, 48), each sums to 1
+
+    def mask(*names):
+        selected = np.zeros(maps.shape[1:], bool)
+        for name in names:
+            row0, row1, col0, col1 = regions[name]
+            selected[row0:row1, col0:col1] = True
+        return selected
+
+    upper, mouth = mask("brows", "eyes"), mask("mouth")
+    upper_share, mouth_share = maps[:, upper].sum(axis=1), maps[:, mouth].sum(axis=1)  # (K,)
+    peaks_on_mouth = [CLASS_NAMES[k] for k in range(len(maps)) if mouth_share[k] > upper_share[k]]
+    ratio = (upper_share.mean() + mouth_share.mean()) / (upper.mean() + mouth.mean())
+    return (f"On average {upper_share.mean():.0%} of the saliency falls on the brows and eyes, which cover "
+            f"{upper.mean():.0%} of the image, and {mouth_share.mean():.0%} on the mouth, which covers "
+            f"{mouth.mean():.0%}: {ratio:.1f}x what their area alone would get. Classes whose saliency weighs more "
+            f"on the mouth than on brows and eyes: {', '.join(f'*{name}*' for name in peaks_on_mouth) or 'none'}.")
+
+
+@dataclasses.dataclass
+class SanityChecks:
+    """Results of ``sanity_checks``: a summary table and the curves behind it."""
+
+    table: "pd.DataFrame"
+    randomization_steps: np.ndarray
+    randomization_curves: dict
+    deletion_fractions: np.ndarray
+    deletion_curves: dict
+
+
+def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, threshold=0.5):
+    """Randomisation, deletion and completeness checks of the four methods on the same faces.
+
+    Args:
+        model: a trained Keras model.
+        images: (N, 48, 48, 1) raw faces.
+    Returns:
+        ``SanityChecks``: ``table`` has one row per method with the last randomisation step's
+        Spearman correlation, whether it passes (below ``threshold``), the deletion AUC of the
+        map and of random order, and (for IG) the mean completeness gap.
+    """
+    import functools
+
+    import pandas as pd
+
+    methods = {"vanilla": vanilla, "smoothgrad": functools.partial(smoothgrad, samples=smoothgrad_samples, seed=seed),
+               "integrated_gradients": functools.partial(integrated_gradients, steps=ig_steps), "grad_cam": grad_cam}
+    images = _images(images)
+    target = np.argmax(scores(model, images), axis=1)
+    rows, randomization, deletion = [], {}, {}
+    random_fractions, random_curve = deletion_curve(model, images, np.zeros(images.shape[:3]), target,
+                                                    order="random", seed=seed)
+    random_area = area_under_curve(random_fractions, random_curve)
+    deletion["random order"] = random_curve.mean(axis=0)
+    for name, method in methods.items():
+        steps = randomization_check(model, images, method, seed=seed, threshold=threshold)
+        randomization[name] = np.concatenate([[1.0], steps["spearman"].to_numpy()])
+        maps = method(model, images, target=target)
+        fractions, curve = deletion_curve(model, images, np.abs(maps), target, seed=seed)
+        deletion[name] = curve.mean(axis=0)
+        row = {"method": name, "spearman_after_randomisation": float(steps["spearman"].iloc[-1]),
+               "passes_randomisation": bool(steps["passes"].iloc[-1]),
+               "deletion_auc": area_under_curve(fractions, curve), "random_order_auc": random_area}
+        row["faithful"] = row["deletion_auc"] < random_area
+        if name == "integrated_gradients":
+            row["completeness_gap"] = float(np.mean(completeness_gap(model, images, maps, target)))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("method")
+    return SanityChecks(table, np.arange(len(next(iter(randomization.values())))), randomization,
+                        random_fractions, deletion)
+
+
+def describe_checks(checks):
+    """Sentences on which methods pass the randomisation and deletion checks and IG's completeness."""
+    table = checks.table
+    passed = [name for name in table.index if table.loc[name, "passes_randomisation"]]
+    flagged = [name for name in table.index if not table.loc[name, "passes_randomisation"]]
+    faithful = [name for name in table.index if table.loc[name, "faithful"]]
+    text = (f"After re-initialising every layer, the maps of {', '.join(passed) or 'no method'} lose their rank "
+            f"correlation with the originals (below the threshold)")
+    text += (f"; **flagged**: {', '.join(flagged)} barely change{'s' if len(flagged) == 1 else ''}, so "
+             f"{'it does' if len(flagged) == 1 else 'they do'} not explain this model." if flagged else ".")
+    best = table["deletion_auc"].idxmin()
+    text += (f" Deleting pixels in saliency order lowers the class probability faster than random order "
+             f"(AUC {table['random_order_auc'].iloc[0]:.3f}) for {', '.join(faithful) or 'no method'}; the most "
+             f"faithful map is {best} (AUC {table.loc[best, 'deletion_auc']:.3f}).")
+    if "completeness_gap" in table and table["completeness_gap"].notna().any():
+        gap = table["completeness_gap"].dropna().iloc[0]
+        text += f" Integrated Gradients adds up to the score difference within {gap:.1%} on average."
+    return text

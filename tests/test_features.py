@@ -133,3 +133,24 @@ def test_top_activating_finds_the_brightest_and_darkest_images(brightness):
 def test_errors_name_the_layer_and_filters(vgg_small, call, message):
     with pytest.raises(ValueError, match=message):
         call(vgg_small)
+
+
+def test_default_layers_and_their_errors(vgg_small):
+    assert features.default_layers(vgg_small) == ("conv1_2", "conv3_2")
+    assert features.default_layers(vgg_small, "conv2_1", "") == ("conv2_1", "conv3_2")
+    with pytest.raises(ValueError, match="conv1_1, conv1_2"):
+        features.default_layers(vgg_small, "relu1_1")
+
+
+def test_class_shares_selectivity_and_description():
+    counts = np.array([[9, 0, 0, 0, 0, 0, 0], [3, 0, 3, 3, 0, 0, 0], [0, 0, 0, 6, 0, 0, 3]])
+    top = features.TopActivating("conv9_9", np.zeros((3, 9), int), np.zeros((3, 9)), counts, counts.argmax(axis=1))
+    shares = features.class_share_table(top)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert shares.loc[2, "happy"] == pytest.approx(2 / 3)
+    np.testing.assert_array_equal(features.most_selective(top, 2), [0, 2])
+    text = features.describe_filter_classes(top)
+    assert "*angry* 2, *happy* 1" in text and "2 filters have one class in at least half" in text
+    assert "filter 0, has 100% *angry*" in text
+    with pytest.raises(ValueError, match="labels"):
+        features.class_share_table(features.TopActivating("conv", np.zeros((1, 1), int), np.zeros((1, 1))))

@@ -190,3 +190,40 @@ def test_cached_graphs_do_not_keep_a_model_alive(faces):
     del model
     gc.collect()
     assert reference() is None
+
+
+def test_all_methods_returns_the_four_maps(tiny_cnn, faces):
+    maps = saliency.all_methods(tiny_cnn, faces, smoothgrad_samples=4, ig_steps=8)
+    assert list(maps) == ["vanilla", "smoothgrad", "integrated_gradients", "grad_cam"]
+    assert all(value.shape == (len(faces), 48, 48) for value in maps.values())
+
+
+def test_class_means_normalise_each_map_then_average_per_class():
+    maps = np.zeros((3, 2, 2))
+    maps[0, 0, 0] = 2.0  # class 0: all mass top-left
+    maps[1, 1, 1] = -5.0  # class 0: all mass bottom-right (absolute value)
+    maps[2] = 1.0  # class 3: uniform
+    means = saliency.class_means(maps, [0, 0, 3])
+    np.testing.assert_allclose(means[0], [[0.5, 0], [0, 0.5]])
+    np.testing.assert_allclose(means[3], np.full((2, 2), 0.25))
+    assert means[1].sum() == 0
+
+
+def test_describe_region_share_counts_overlapping_regions_once():
+    regions = {"brows": (0, 2, 0, 48), "eyes": (1, 3, 0, 48), "mouth": (40, 42, 0, 48)}
+    maps = np.zeros((7, 48, 48))
+    maps[:, 0:3] = 1.0  # all saliency on brows + eyes (rows 0-2)
+    text = saliency.describe_region_share(maps, regions)
+    assert text.startswith("On average 100% of the saliency falls on the brows and eyes, which cover 6% of the image")
+    assert "0% on the mouth" in text and "none" in text
+
+
+def test_sanity_checks_table_and_curves(tiny_cnn, faces):
+    checks = saliency.sanity_checks(tiny_cnn, faces, smoothgrad_samples=4, ig_steps=8)
+    assert list(checks.table.index) == ["vanilla", "smoothgrad", "integrated_gradients", "grad_cam"]
+    assert set(checks.deletion_curves) == {"random order", *checks.table.index}
+    assert all(len(curve) == len(checks.deletion_fractions) for curve in checks.deletion_curves.values())
+    assert all(curve[0] == 1.0 for curve in checks.randomization_curves.values())
+    assert checks.table["completeness_gap"].notna().sum() == 1
+    text = saliency.describe_checks(checks)
+    assert "Integrated Gradients adds up" in text and "AUC" in text

@@ -1,0 +1,78 @@
+"""Checks of the chapter notebooks as documents: header, parameters, thin cells, conclusion, order."""
+
+import re
+
+import nbformat
+import papermill
+import pytest
+
+from fer_utils import paths, report
+
+CHAPTERS = report.notebooks()
+
+
+def test_five_chapters_named_in_order():
+    assert [path.name[:2] for path in CHAPTERS] == ["01", "02", "03", "04", "05"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_header_has_title_question_and_description(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown"
+    number = int(path.name[:2])
+    question = report.QUESTIONS[number - 1]
+    lines = first.source.splitlines()
+    assert re.fullmatch(rf"# Q{number} · .+", lines[0]), lines[0]
+    assert question.zh in first.source and question.en in first.source
+    description = re.search(r"^\*(.+)\*$", first.source, re.MULTILINE)
+    assert description and len(description.group(1)) <= 100
+    assert notebook.cells[-1].cell_type == "markdown" and notebook.cells[-1].source.startswith("## Conclusion") or \
+        notebook.cells[-2].source.startswith("## Conclusion")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_parameters_cell_is_tagged_typed_and_documented(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    lines = [line for line in tagged[0].source.splitlines() if line.strip()]
+    parameters = papermill.inspect_notebook(str(path))
+    assert len(parameters) == len(lines), "papermill could not parse every parameter line"
+    for name, spec in parameters.items():
+        assert spec["inferred_type_name"] in ("str", "int", "float", "bool"), name
+        assert spec["help"], f"{name} has no comment"
+    for name in ("data_path", "profile", "model", "seed"):
+        assert name in parameters
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_cells_are_thin_and_logic_lives_in_fer_utils(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        code_lines = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
+        assert len(code_lines) <= 8, cell.source
+        assert not re.search(r"^\s*(def|class|for|while) ", cell.source, re.MULTILINE), cell.source
+        assert "../" not in cell.source and "/work/" not in cell.source
+
+
+def test_no_code_cell_is_copied_between_notebooks():
+    seen = {}
+    for path in CHAPTERS:
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            source = cell.source.strip()
+            if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []) or len(source) < 60:
+                continue
+            assert source not in seen, f"{path.name} repeats a cell of {seen.get(source)}"
+            seen[source] = path.name
+
+
+def test_committed_notebooks_carry_recorded_outputs_and_no_errors():
+    for path in CHAPTERS:
+        notebook = nbformat.read(str(path), as_version=4)
+        outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+        assert outputs, f"{path.name} has no recorded outputs (run `make notebooks`)"
+        assert not [output for output in outputs if output.output_type == "error"], path.name
+        assert str(paths.PROJECT_ROOT) not in nbformat.writes(notebook), f"{path.name} records a local path"
