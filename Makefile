@@ -42,9 +42,10 @@ pdf-tools:
 notebooks: $(STAMP) $(SYNTHETIC)
 	$(BIN)/python -c "from fer_utils import report; report.record()"
 
-## test: every test (set-up first if needed)
+## test: every test (set-up first if needed): unit tests, the run + render pipeline, nbval on the notebooks
 test: $(STAMP) pdf-tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 900
 
 ## bench: parse/cache/synthesis/training-throughput ratios measured in one run
 bench: $(STAMP)
