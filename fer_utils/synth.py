@@ -1,4 +1,4 @@
-"""Seeded synthetic FER2013-like faces built from facial action units (FACS/EMFACS, Ekman & Friesen 1978/1983)."""
+"""Seeded synthetic FER2013-like faces drawn from facial action units (FACS/EMFACS, Ekman & Friesen)."""
 
 # Each face is an identity (face shape, skin, hair, glasses, feature sizes) showing its class's EMFACS
 # prototype (Friesen & Ekman, EMFACS-7, 1983; action units as in Ekman & Friesen, FACS, 1978) at a
@@ -6,6 +6,7 @@
 # draws that never depend on the class. Rendering is vectorised over a batch: soft shapes are evaluated
 # on a fixed canonical pixel grid, then each face is resampled through its inverse pose transform.
 
+import functools
 import gzip
 import os
 import pathlib
@@ -53,11 +54,24 @@ _CENTER = (IMAGE_SIZE - 1) / 2  # 23.5: column of the face's midline
 _ROWS, _COLS = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32)  # (48, 48) each
 _ROWS, _COLS = _ROWS[None], _COLS[None]  # (1, 48, 48): broadcast against per-face (B, 1, 1) values
 _SIDE = np.abs(_COLS - _CENTER)  # (1, 48, 48) distance from the midline, for mirror-symmetric parts
+# Canonical rows each face part can reach over the parameter ranges (parts are evaluated only there).
+_BANDS = {"brows": (2, 27), "eyes": (9, 31), "nose": (15, 38), "mouth": (22, 48)}
 
 
 def _soft(distance):
     """Antialiased inside-ness (0..1) of a signed distance in pixels (positive inside)."""
-    return np.clip(distance + 0.5, 0.0, 1.0)
+    inside = distance + 0.5
+    return np.minimum(np.maximum(inside, 0.0, out=inside), 1.0, out=inside)
+
+
+def _between(values, low, high):
+    """Antialiased indicator of low <= values <= high (broadcast)."""
+    return _soft(values - low) * _soft(high - values)
+
+
+def _gauss(offset, width):
+    """Gaussian bump exp(-(offset / width)^2): soft lines and blobs."""
+    return np.exp(-((offset / width) ** 2))
 
 
 def _paint(canvas, alpha, tone):
@@ -103,7 +117,8 @@ def _sample_params(labels, rng):
             relative, probability = CLASS_ACTION_UNITS[name].get(unit, (0.0, 0.0))
             strength += (labels == class_index) * relative * (uniform(size=n) < probability)
         strength *= p["intensity"] * uniform(0.6, 1.2, size=n)
-        leakage = chance(LEAKAGE_PROBABILITY) * uniform(0.0, LEAKAGE_MAX, size=n) + np.abs(normal(0.0, 0.05, size=n))
+        leakage = chance(LEAKAGE_PROBABILITY) * uniform(0.0, LEAKAGE_MAX, size=n)
+        leakage += np.abs(normal(0.0, 0.05, size=n))
         p[f"au{unit}"] = np.clip(strength + leakage, 0.0, 1.3)
     # Identity: geometry in canonical pixels, tones in gray levels.
     p["face_center_row"] = np.clip(normal(26.1, 0.6, n), 24.6, 27.6)
@@ -118,43 +133,43 @@ def _sample_params(labels, rng):
     p["hair_length_row"] = uniform(18, 52, n)
     p["eye_row"] = p["face_center_row"] - 7.3 + np.clip(normal(0, 0.5, n), -1.2, 1.2)
     p["eye_spacing"] = np.clip(0.5 * p["face_half_width"] + normal(0, 0.4, n), 7.5, 11.0)
-    p["eye_half_width"] = np.clip(normal(4.0, 0.25, n), 3.3, 4.7)
-    p["eye_upper"] = np.clip(normal(1.65, 0.2, n), 1.1, 2.2)
-    p["eye_lower"] = np.clip(normal(1.2, 0.15, n), 0.8, 1.65)
-    p["iris_radius"] = uniform(1.6, 2.2, n)
+    p["eye_half_width"] = np.clip(normal(4.3, 0.25, n), 3.6, 5.0)
+    p["eye_upper"] = np.clip(normal(1.8, 0.2, n), 1.3, 2.3)
+    p["eye_lower"] = np.clip(normal(1.3, 0.15, n), 0.9, 1.7)
+    p["iris_radius"] = uniform(1.8, 2.4, n)
     p["iris_tone"] = uniform(15, 80, n)
     p["gaze"] = np.clip(normal(0, 0.4, n), -0.9, 0.9)
     p["brow_gap"] = np.clip(normal(5.2, 0.4, n), 4.1, 6.3)
-    p["brow_thickness"] = uniform(1.0, 2.1, n)
+    p["brow_thickness"] = uniform(1.8, 3.0, n)
     p["brow_arch"] = uniform(0.3, 1.2, n)
-    p["brow_slant"] = normal(0, 0.4, n)  # resting tilt: inner end up (+) or down (-)
-    p["brow_density"] = uniform(0.7, 1.0, n)
+    p["brow_slant"] = np.clip(normal(0, 0.4, n), -1.2, 1.2)  # resting tilt: inner end up (+) or down (-)
+    p["brow_density"] = uniform(0.8, 1.0, n)
     p["nose_row"] = p["eye_row"] + np.clip(normal(11.2, 0.5, n), 10.0, 12.4)
     p["nostril_spacing"] = np.clip(normal(2.85, 0.25, n), 2.2, 3.5)
     p["mouth_row"] = p["nose_row"] + np.clip(normal(7.8, 0.5, n), 6.7, 8.9)
-    p["mouth_half_width"] = np.clip(normal(7.5, 0.5, n), 6.2, 8.8)
-    p["upper_lip"] = uniform(0.9, 1.5, n)
-    p["lower_lip"] = uniform(1.2, 2.2, n)
+    p["mouth_half_width"] = np.clip(normal(8.2, 0.5, n), 7.0, 9.5)
+    p["upper_lip"] = uniform(1.0, 1.6, n)
+    p["lower_lip"] = uniform(1.4, 2.4, n)
     p["lip_darkness"] = uniform(0.1, 0.3, n)
-    p["mouth_curve"] = normal(0, 0.35, n)  # resting corner height: up (+) or down (-)
+    p["mouth_curve"] = np.clip(normal(0, 0.35, n), -1.0, 1.0)  # resting corner height: up (+) or down (-)
     p["glasses"] = chance(0.12)
     p["glasses_tone"] = uniform(5, 90, n)
     # Pose, scene and camera: independent of the class.
-    p["rotation"] = np.deg2rad(np.clip(normal(0, 4.0, n), -12, 12))
-    p["scale"] = np.clip(normal(1.0, 0.04, n), 0.9, 1.1)
-    p["shift_row"] = np.clip(normal(0, 0.8, n), -2.5, 2.5)
-    p["shift_col"] = np.clip(normal(0, 0.8, n), -2.5, 2.5)
-    p["yaw"] = np.clip(normal(0, 0.6, n), -1.5, 1.5)  # interior shift in pixels (head turn)
+    p["rotation"] = np.deg2rad(np.clip(normal(0, 2.5, n), -8, 8))
+    p["scale"] = np.clip(normal(1.0, 0.03, n), 0.92, 1.08)
+    p["shift_row"] = np.clip(normal(0, 0.5, n), -1.5, 1.5)
+    p["shift_col"] = np.clip(normal(0, 0.5, n), -1.5, 1.5)
+    p["yaw"] = np.clip(normal(0, 0.4, n), -1.2, 1.2)  # interior shift in pixels (head turn)
     p["background_tone"] = uniform(20, 235, n)
-    p["background_texture"] = uniform(0, 10, n)
+    p["background_texture"] = uniform(0, 8, n)
     p["clothes_tone"] = uniform(10, 230, n)
     p["light_angle"] = uniform(0, 2 * np.pi, n)
-    p["light_strength"] = uniform(0, 0.25, n)
-    p["contrast"] = uniform(0.85, 1.1, n)
-    p["brightness"] = normal(0, 8, n)
-    p["blur_sigma"] = uniform(0.05, 0.6, n)
-    p["noise_sigma"] = uniform(1, 4, n)
-    p["occlusion"] = np.where(chance(0.08), 1 + chance(0.4), 0)  # 0 none, 1 blob (hand), 2 bar
+    p["light_strength"] = uniform(0, 0.2, n)
+    p["contrast"] = uniform(0.9, 1.1, n)
+    p["brightness"] = normal(0, 5, n)
+    p["blur_sigma"] = uniform(0.05, 0.5, n)
+    p["noise_sigma"] = uniform(0.5, 3, n)
+    p["occlusion"] = np.where(chance(0.05), 1 + chance(0.4), 0)  # 0 none, 1 blob (hand), 2 bar
     p["occlusion_row"] = uniform(8, 44, n)
     p["occlusion_col"] = uniform(6, 42, n)
     p["occlusion_size"] = uniform(4, 10, n)
@@ -174,7 +189,7 @@ def _head(p):
     Returns:
         (gray, alpha): the head's gray levels and coverage, each (B, 48, 48) float32.
     """
-    rows, cols, side = _ROWS, _COLS, _SIDE  # (1, 48, 48) each
+    rows, side = _ROWS, _SIDE  # (1, 48, 48) each
     skin, width, height = p["skin_tone"], p["face_half_width"], p["face_half_height"]
     center = p["face_center_row"]
     gray = np.zeros(np.broadcast_shapes(skin.shape, rows.shape), np.float32)  # (B, 48, 48)
@@ -182,7 +197,7 @@ def _head(p):
     clothes = _soft(rows - 56.0 + 0.03 * side**2)
     neck = _soft(0.62 * width - side) * _soft(rows - center)
     vertical = (rows - center) / height  # -1 at the top of the face, +1 at the chin
-    taper = 1.0 - p["chin_taper"] * np.clip(vertical, 0.0, 1.0)
+    taper = 1.0 - p["chin_taper"] * np.maximum(vertical, 0.0)
     radius = np.sqrt((side / (width * taper)) ** 2 + vertical**2)  # 1 on the face outline
     face = _soft((1.0 - radius) * width)
     volume = p["hair_volume"]
@@ -195,23 +210,21 @@ def _head(p):
     for layer, tone in ((clothes, p["clothes_tone"]), (neck, 0.78 * skin), (hair_back, p["hair_tone"]),
                         (face, skin * shading), (hair_front, p["hair_tone"])):
         _paint(gray, layer, tone)
-        alpha = np.maximum(alpha, layer)
-    _face_features(gray, p, bare_skin=face * (1.0 - hair_front))
+        np.maximum(alpha, layer, out=alpha)
+    bare_skin = face * (1.0 - hair_front)  # where wrinkles may show
+    au = {unit: p[f"au{unit}"] for unit in ACTION_UNITS}  # (B, 1, 1) strengths, 0 = absent, 1 = full
+    for part in (_brows, _eyes, _nose, _mouth):
+        start, stop = _BANDS[part.__name__[1:]]  # evaluate each part only on the rows it can reach
+        part(gray[:, start:stop], bare_skin[:, start:stop], _ROWS[:, start:stop], _COLS[:, start:stop],
+             _SIDE[:, start:stop], p, au)
     return gray, alpha
 
 
-def _face_features(gray, p, bare_skin):
-    """Paint brows, eyes, nose, mouth and glasses, moved by the action-unit strengths, into ``gray``."""
-    rows, cols, side = _ROWS, _COLS, _SIDE
-    au = {unit: p[f"au{unit}"] for unit in ACTION_UNITS}  # (B, 1, 1) strengths, 0 = absent, 1 = full
-    skin, eye_row, eye_spacing = p["skin_tone"], p["eye_row"], p["eye_spacing"]
-    eye_half_width = p["eye_half_width"]
-    # Eye sockets: soft shadow under the brow ridge.
-    socket = np.exp(-(((side - eye_spacing) / 4.5) ** 2) - ((rows - eye_row + 0.8) / 2.6) ** 2)
-    gray *= 1.0 - 0.18 * socket * bare_skin
-    # Brows (AU1 raises inner ends, AU2 outer ends, AU4 lowers and draws them together, AU9 lowers).
-    inner = eye_spacing - eye_half_width - 0.3 - 1.5 * au[4]
-    outer = eye_spacing + eye_half_width + 1.3
+def _brows(canvas, bare_skin, rows, cols, side, p, au):
+    """Brows and forehead (AU1 raises the inner ends, AU2 the outer, AU4 lowers and draws them together)."""
+    skin, eye_row = p["skin_tone"], p["eye_row"]
+    inner = p["eye_spacing"] - p["eye_half_width"] - 0.3 - 1.5 * au[4]  # distance from the midline
+    outer = p["eye_spacing"] + p["eye_half_width"] + 1.3
     brow_row = eye_row - p["brow_gap"]
     inner_row = brow_row - p["brow_slant"] - 3.2 * au[1] + 2.8 * au[4] + 0.8 * au[9]
     outer_row = brow_row + 0.3 - 3.0 * au[2] - 0.5 * au[1] + 0.9 * au[4]
@@ -219,102 +232,127 @@ def _face_features(gray, p, bare_skin):
     length = outer - inner
     along = (side - inner) / length  # 0 at the inner end, 1 at the outer end
     brow_center = inner_row + (outer_row - inner_row) * along - 4.0 * arch * along * (1.0 - along)
-    thickness = (p["brow_thickness"] + 0.5 * au[4]) * (1.15 - 0.4 * along)
-    brow = _soft(thickness / 2 - np.abs(rows - brow_center)) * _soft(along * length) * _soft((1 - along) * length)
-    _paint(gray, p["brow_density"] * brow, np.minimum(p["hair_tone"], 0.45 * skin))
-    # Wrinkles: AU4 vertical furrows between the brows, AU1/AU2 horizontal lines on the forehead.
-    furrow = np.exp(-(((side - 1.3) / 0.6) ** 2)) * _soft(rows - inner_row + 0.5) * _soft(inner_row + 3.5 - rows)
-    forehead = sum(np.exp(-(((rows - brow_row + offset) / 0.55) ** 2)) for offset in (3.4, 5.6))
-    wrinkles = 0.7 * au[4] * furrow + 0.35 * np.maximum(au[1], au[2]) * forehead * _soft(9.0 - side)
-    _paint(gray, wrinkles * bare_skin, 0.55 * skin)
-    # Eyes (AU5 widens the aperture, AU6 and AU7 narrow it from below, AU4 lowers the upper lid).
-    across = (side - eye_spacing) / eye_half_width  # -1..1 over each eye
-    lid_profile = np.sqrt(np.clip(1.0 - across**2, 0.0, None))
+    thickness = (p["brow_thickness"] + 0.8 * au[4]) * (1.15 - 0.4 * along)
+    brow = _soft(thickness / 2 - np.abs(rows - brow_center)) * _between(along * length, 0.0, length)
+    _paint(canvas, p["brow_density"] * brow, np.minimum(p["hair_tone"], 0.4 * skin))
+    # AU4 vertical furrows between the brows, AU1/AU2 horizontal lines across the forehead.
+    furrow = _gauss(side - 1.3, 0.6) * _between(rows, inner_row - 0.5, inner_row + 3.5)
+    glabella = _gauss(side, 2.5) * _gauss(rows - inner_row - 1.0, 2.0)  # shadow between lowered brows
+    forehead = (_gauss(rows - brow_row + 3.4, 0.55) + _gauss(rows - brow_row + 5.6, 0.55)) * _soft(9.0 - side)
+    wrinkles = au[4] * (0.7 * furrow + 0.35 * glabella) + 0.45 * np.maximum(au[1], au[2]) * forehead
+    _paint(canvas, wrinkles * bare_skin, 0.55 * skin)
+
+
+def _eyes(canvas, bare_skin, rows, cols, side, p, au):
+    """Eyes, cheeks, glasses (AU5 widens the eyes, AU6 and AU7 narrow them from below, AU6 lifts cheeks)."""
+    skin, eye_row, spacing, half_width = p["skin_tone"], p["eye_row"], p["eye_spacing"], p["eye_half_width"]
+    socket = _gauss(side - spacing, 4.5) * _gauss(rows - eye_row + 0.8, 2.6)
+    canvas *= 1.0 - 0.18 * socket * bare_skin  # shadow under the brow ridge
+    across = (side - spacing) / half_width  # -1..1 over each eye
+    lid_profile = np.sqrt(np.maximum(1.0 - across**2, 0.0))
     upper = np.maximum(p["eye_upper"] + 1.8 * au[5] - 0.35 * au[4] - 0.45 * au[7] - 0.2 * au[6], 0.3)
     lower = np.maximum(p["eye_lower"] - 0.6 * au[7] - 0.5 * au[6], 0.2)
     top, bottom = eye_row - upper * lid_profile, eye_row + lower * lid_profile
-    inside_eye = _soft((1.0 - np.abs(across)) * eye_half_width)
-    aperture = _soft(rows - top) * _soft(bottom - rows) * inside_eye
-    _paint(gray, aperture, np.minimum(0.4 * skin + 130.0, 235.0))
-    iris_col = np.minimum(np.abs(cols - _CENTER - p["gaze"] + eye_spacing), np.abs(cols - _CENTER - p["gaze"] - eye_spacing))
+    aperture = _between(rows, top, bottom) * _soft((1.0 - np.abs(across)) * half_width)
+    _paint(canvas, aperture, np.minimum(0.4 * skin + 130.0, 235.0))
+    gaze_col = cols - _CENTER - p["gaze"]
+    iris_col = np.minimum(np.abs(gaze_col + spacing), np.abs(gaze_col - spacing))
     iris_distance = np.sqrt(iris_col**2 + (rows - eye_row - 0.2) ** 2)
-    _paint(gray, aperture * _soft(p["iris_radius"] - iris_distance), p["iris_tone"])
-    lid_window = _soft((1.15 - np.abs(across)) * eye_half_width)
-    upper_lid = 0.85 * np.exp(-(((rows - top + 0.2) / 0.6) ** 2)) * lid_window
-    lower_lid = (0.2 + 0.5 * np.minimum(au[6] + au[7], 1.0)) * np.exp(-(((rows - bottom - 0.2) / 0.5) ** 2)) * lid_window
-    _paint(gray, upper_lid, np.minimum(p["iris_tone"], 0.3 * skin))
-    _paint(gray, lower_lid, 0.6 * skin)
-    cheek = np.exp(-(((side - eye_spacing - 0.5) / 3.5) ** 2) - ((rows - eye_row - 4.5 + au[6]) / 2.0) ** 2)
-    _paint(gray, 0.45 * au[6] * cheek, np.minimum(1.25 * skin, 250.0))  # AU6 raised cheeks
-    # Nose (AU9 wrinkles the bridge and lifts and flares the nostrils, AU10 lifts them a little).
+    _paint(canvas, aperture * _soft(p["iris_radius"] - iris_distance), p["iris_tone"])
+    lid_window = _soft((1.15 - np.abs(across)) * half_width)
+    upper_lid = 0.9 * _gauss(rows - top + 0.2, 0.9) * lid_window
+    lower_lid = _gauss(rows - bottom - 0.2, 0.5) * lid_window
+    _paint(canvas, upper_lid, np.minimum(p["iris_tone"], 0.3 * skin))
+    _paint(canvas, (0.2 + 0.5 * np.minimum(au[6] + au[7], 1.0)) * lower_lid, 0.6 * skin)
+    cheek = _gauss(side - spacing - 0.5, 3.5) * _gauss(rows - eye_row - 4.5 + au[6], 2.0)
+    _paint(canvas, 0.7 * au[6] * cheek, np.minimum(1.25 * skin, 250.0))
+    rim_width, rim_height = half_width + 1.8, 3.2  # glasses: two rims, a bridge and the temples
+    rim = np.sqrt(((side - spacing) / rim_width) ** 2 + ((rows - eye_row - 0.3) / rim_height) ** 2)
+    frame = _soft(0.5 - np.abs(rim - 1.0) * rim_height)
+    frame += _soft(0.45 - np.abs(rows - eye_row + 0.5)) * _soft(spacing - rim_width + 0.3 - side)
+    temple = _soft(side - spacing - rim_width + 0.3) * _soft(p["face_half_width"] - side)
+    frame += _soft(0.45 - np.abs(rows - eye_row + 0.8)) * temple
+    _paint(canvas, p["glasses"] * np.minimum(frame, 1.0), p["glasses_tone"])
+
+
+def _nose(canvas, bare_skin, rows, cols, side, p, au):
+    """Nose (AU9 wrinkles the bridge and lifts and flares the nostrils; AU10 lifts them a little)."""
+    skin, eye_row = p["skin_tone"], p["eye_row"]
     nostril_row = p["nose_row"] - 0.9 * au[9] - 0.3 * au[10]
-    nostril = np.sqrt(((side - p["nostril_spacing"]) / (1.0 + 0.5 * au[9])) ** 2 + ((rows - nostril_row) / 0.65) ** 2)
-    _paint(gray, 0.55 * _soft((1.0 - nostril) * 0.8), 0.35 * skin)
-    bridge = np.exp(-(((side - 2.0) / 0.8) ** 2)) * _soft(rows - eye_row - 1.0) * _soft(nostril_row - 1.0 - rows)
-    tip_shadow = np.exp(-(((rows - nostril_row - 1.2) / 0.8) ** 2)) * _soft(3.5 - side)
-    nose_wrinkles = sum(np.exp(-(((rows - eye_row - offset) / 0.5) ** 2)) for offset in (1.8, 3.6)) * _soft(2.8 - side)
-    _paint(gray, 0.12 * bridge + 0.15 * tip_shadow + 0.8 * au[9] * nose_wrinkles, 0.5 * skin)
-    # Mouth (AU12 pulls the corners up and out, AU15 down, AU20 stretches, AU23 presses and narrows,
-    # AU10 lifts the upper lip, AU25 parts the lips, AU26 drops the jaw).
+    flare = 1.0 + 0.5 * au[9]
+    nostril = np.sqrt(((side - p["nostril_spacing"]) / flare) ** 2 + ((rows - nostril_row) / 0.65) ** 2)
+    _paint(canvas, 0.55 * _soft((1.0 - nostril) * 0.8), 0.35 * skin)
+    bridge = _gauss(side - 2.0, 0.8) * _between(rows, eye_row + 1.0, nostril_row - 1.0)
+    tip_shadow = _gauss(rows - nostril_row - 1.2, 0.8) * _soft(3.5 - side)
+    wrinkles = (_gauss(rows - eye_row - 1.8, 0.5) + _gauss(rows - eye_row - 3.6, 0.5)) * _soft(2.8 - side)
+    bunching = _gauss(side, 3.0) * _gauss(rows - eye_row - 2.7, 2.2)  # skin bunched on the bridge
+    _paint(canvas, 0.12 * bridge + 0.15 * tip_shadow + au[9] * (0.8 * wrinkles + 0.3 * bunching), 0.5 * skin)
+
+
+def _mouth(canvas, bare_skin, rows, cols, side, p, au):
+    """Mouth and nasolabial folds (AU12 pulls the corners up and out, AU15 down, AU20 stretches the lips,
+    AU23 presses and narrows them, AU10 lifts the upper lip, AU25 parts the lips, AU26 drops the jaw)."""
+    skin = p["skin_tone"]
     width = np.maximum(p["mouth_half_width"] + 2.0 * au[12] + 2.5 * au[20] - 1.6 * au[23] - 0.8 * au[26], 3.5)
-    corner = 3.5 * au[12] - 3.0 * au[15] - 0.4 * au[20] + p["mouth_curve"]
-    across = side / width
-    profile = np.sqrt(np.clip(1.0 - across**2, 0.0, None))
+    corner = 4.0 * au[12] - 3.5 * au[15] - 0.4 * au[20] + p["mouth_curve"]  # corners above the centre
+    across = side / width  # 0 at the midline, 1 at the corners
+    profile = np.sqrt(np.maximum(1.0 - across**2, 0.0))
     middle = p["mouth_row"] - corner * across**2
-    upper_inner = middle - (0.6 * au[25] + 1.0 * au[10] + 0.3 * au[26]) * profile
-    lower_inner = middle + (0.7 * au[25] + 3.5 * au[26] + 0.3 * au[20]) * profile
+    upper_inner = middle - (1.0 * au[25] + 1.4 * au[10] + 0.3 * au[26]) * profile
+    lower_inner = middle + (1.1 * au[25] + 4.5 * au[26] + 0.4 * au[20]) * profile
     lip_scale = np.clip(1.0 - 0.7 * au[23] - 0.3 * au[20] - 0.1 * au[12], 0.25, 1.0)
     upper_outer = upper_inner - p["upper_lip"] * lip_scale * profile
     lower_outer = lower_inner + p["lower_lip"] * lip_scale * profile
-    inside_mouth = _soft((1.0 - across) * width)
-    lips = _soft(rows - upper_outer) * _soft(upper_inner - rows) + _soft(rows - lower_inner) * _soft(lower_outer - rows)
-    _paint(gray, inside_mouth * lips, skin * (1.0 - p["lip_darkness"]))
-    interior = inside_mouth * _soft(rows - upper_inner) * _soft(lower_inner - rows)
-    _paint(gray, interior, 30.0)
-    teeth_show = np.clip(2.0 * (au[12] + au[10] + au[20]) - 0.2, 0.0, 0.9)
-    _paint(gray, teeth_show * interior * _soft(upper_inner + 1.4 - rows), 215.0)
-    lip_line = (0.65 + 0.3 * au[23]) * np.exp(-(((rows - middle) / 0.55) ** 2)) * _soft((1.1 - across) * width)
-    _paint(gray, lip_line, 0.35 * skin)
-    fold_top, fold_bottom = nostril_row - 0.5, p["mouth_row"] + 1.5  # nasolabial folds
-    down = (rows - fold_top) / (fold_bottom - fold_top)
-    fold_side = p["nostril_spacing"] + 1.8 + (width - p["nostril_spacing"] - 0.5) * down + 3.2 * down * (1 - down)
-    fold_strength = 0.06 + 0.5 * np.maximum(np.maximum(au[9], au[10]), np.maximum(0.8 * au[12], 0.3 * au[6]))
-    fold = np.exp(-(((side - fold_side) / 0.6) ** 2)) * _soft(down * 6.0) * _soft((1.0 - down) * 6.0)
-    _paint(gray, fold_strength * fold, 0.55 * skin)
-    # Glasses (identity): two rims, a bridge and the temples.
-    rim_width, rim_height = eye_half_width + 1.8, 3.2
-    rim = np.sqrt(((side - eye_spacing) / rim_width) ** 2 + ((rows - eye_row - 0.3) / rim_height) ** 2)
-    frame = _soft(0.5 - np.abs(rim - 1.0) * rim_height)
-    frame += _soft(0.45 - np.abs(rows - eye_row + 0.5)) * _soft(eye_spacing - rim_width + 0.3 - side)
-    frame += _soft(0.45 - np.abs(rows - eye_row + 0.8)) * _soft(side - eye_spacing - rim_width + 0.3) * _soft(p["face_half_width"] - side)
-    _paint(gray, p["glasses"] * np.minimum(frame, 1.0), p["glasses_tone"])
+    inside = _soft((1.0 - across) * width)
+    lips = _between(rows, upper_outer, upper_inner) + _between(rows, lower_inner, lower_outer)
+    _paint(canvas, inside * lips, skin * (1.0 - p["lip_darkness"]))
+    opening = inside * _between(rows, upper_inner, lower_inner)
+    _paint(canvas, opening, 25.0)
+    teeth = np.clip(2.0 * (au[12] + au[10] + au[20]) - 0.2, 0.0, 0.9) * _soft(upper_inner + 1.8 - rows)
+    _paint(canvas, teeth * opening, 215.0)
+    lip_line = (0.75 + 0.25 * au[23]) * _gauss(rows - middle, 1.0) * _soft((1.1 - across) * width)
+    _paint(canvas, lip_line, 0.35 * skin)
+    fold_top = p["nose_row"] - 0.9 * au[9] - 0.3 * au[10] - 0.5  # from the nostrils past the mouth corners
+    down = (rows - fold_top) / (p["mouth_row"] + 1.5 - fold_top)  # 0..1 along the fold
+    start = p["nostril_spacing"] + 1.8
+    fold_side = start + (width + 1.3 - start) * down + 3.2 * down * (1 - down)  # bowed outwards
+    fold = _gauss(side - fold_side, 0.6) * _between(down * 6.0, 0.0, 6.0)
+    deepen = np.maximum(np.maximum(au[9], au[10]), np.maximum(0.8 * au[12], 0.3 * au[6]))
+    _paint(canvas, (0.06 + 0.5 * deepen) * fold, 0.55 * skin)
 
 
 def _pose(images, p):
-    """Resample canonical images (B, C, 48, 48) through each face's inverse pose (rotation, scale, shift, yaw)."""
-    batch = images.shape[0]
-    center_row, center_col = 25.0, _CENTER
+    """Resample canonical images through each face's inverse pose (rotation, scale, shift, yaw), bilinearly.
+
+    Args:
+        images: list of (B, 48, 48) float32 canonical images.
+        p: per-face parameters, (B, 1, 1) each.
+    Returns:
+        The list of posed (B, 48, 48) images.
+    """
+    center_row = 25.0
     out_row = _ROWS - center_row - p["shift_row"]  # (B, 48, 48) output coordinates about the pose centre
-    out_col = _COLS - center_col - p["shift_col"]
+    out_col = _COLS - _CENTER - p["shift_col"]
     cos, sin = np.cos(p["rotation"]), np.sin(p["rotation"])
     source_col = (cos * out_col + sin * out_row) / p["scale"]
-    source_row = (-sin * out_col + cos * out_row) / p["scale"]
-    source_col -= p["yaw"] * np.clip(1.0 - (source_col / p["face_half_width"]) ** 2, 0.0, 1.0)
+    source_row = (cos * out_row - sin * out_col) / p["scale"]
+    source_col -= p["yaw"] * np.maximum(1.0 - (source_col / p["face_half_width"]) ** 2, 0.0)  # head turn
     source_row = np.clip(source_row + center_row, 0.0, IMAGE_SIZE - 1.0)
-    source_col = np.clip(source_col + center_col, 0.0, IMAGE_SIZE - 1.0)
-    row0 = np.minimum(source_row.astype(np.int64), IMAGE_SIZE - 2)  # bilinear: corners and weights
-    col0 = np.minimum(source_col.astype(np.int64), IMAGE_SIZE - 2)
+    source_col = np.clip(source_col + _CENTER, 0.0, IMAGE_SIZE - 1.0)
+    row0 = np.minimum(source_row.astype(np.int32), IMAGE_SIZE - 2)  # top-left neighbour
+    col0 = np.minimum(source_col.astype(np.int32), IMAGE_SIZE - 2)
     row_weight, col_weight = source_row - row0, source_col - col0
-    flat = images.reshape(batch, images.shape[1], NUM_PIXELS)  # (B, C, 2304)
-    index = (row0 * IMAGE_SIZE + col0).reshape(batch, 1, NUM_PIXELS)
-
-    def corner(offset):
-        return np.take_along_axis(flat, index + offset, axis=2).reshape(images.shape)
-
-    row_weight, col_weight = row_weight[:, None], col_weight[:, None]  # (B, 1, 48, 48)
-    top = corner(0) + col_weight * (corner(1) - corner(0))
-    bottom = corner(IMAGE_SIZE) + col_weight * (corner(IMAGE_SIZE + 1) - corner(IMAGE_SIZE))
-    return top + row_weight * (bottom - top)
+    face_offset = np.arange(len(source_row), dtype=np.int32)[:, None, None] * NUM_PIXELS
+    index = face_offset + row0 * IMAGE_SIZE + col0  # (B, 48, 48) into the flattened batch
+    posed = []
+    for image in images:
+        flat = image.reshape(-1)
+        top_left, top_right = flat[index], flat[index + 1]
+        bottom_left, bottom_right = flat[index + IMAGE_SIZE], flat[index + IMAGE_SIZE + 1]
+        top = top_left + col_weight * (top_right - top_left)
+        bottom = bottom_left + col_weight * (bottom_right - bottom_left)
+        posed.append(top + row_weight * (bottom - top))
+    return posed
 
 
 def _bank_sample(bank, index, shift_row, shift_col):
@@ -331,6 +369,7 @@ def _gaussian_matrices(sigma):
     return weights / weights.sum(axis=2, keepdims=True)
 
 
+@functools.lru_cache(maxsize=4)
 def _noise_banks(seed):
     """Seeded (white, smooth) noise banks, each (NOISE_BANK_SIZE, 48, 48) float32 with unit spread."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
@@ -341,21 +380,23 @@ def _noise_banks(seed):
     return white[0], smooth
 
 
-def render(params, banks):
+def render(params, seed=0):
     """Render faces from their parameters; a pure per-face function, so batching never changes pixels.
 
     Args:
-        params: dict of (B,) arrays as returned by ``generate_with_params``.
-        banks: (white, smooth) noise banks from the same seed.
+        params: dict of (B,) arrays as returned by ``generate_with_params`` (or a slice or edit of it).
+        seed: the seed the parameters came from (it also picks the pixel-noise fields).
     Returns:
         (B, 48, 48) uint8 images.
     """
     integer_names = ("label", "noise_index", "noise_shift_row", "noise_shift_col", "texture_index")
-    p = {name: np.asarray(value, np.float32)[:, None, None] for name, value in params.items() if name not in integer_names}
-    white, smooth = banks
+    p = {name: np.asarray(value, np.float32)[:, None, None]  # (B, 1, 1) each, broadcast over pixels
+         for name, value in params.items() if name not in integer_names}
+    white, smooth = _noise_banks(seed)
     gray, alpha = _head(p)  # (B, 48, 48) each, canonical frame
-    gray, alpha = _pose(np.stack([gray, alpha], axis=1), p).transpose(1, 0, 2, 3)
-    texture = _bank_sample(smooth, params["texture_index"], params["noise_shift_col"], params["noise_shift_row"])
+    gray, alpha = _pose([gray, alpha], p)
+    shifts = params["noise_shift_col"], params["noise_shift_row"]  # swapped: texture and noise do not align
+    texture = _bank_sample(smooth, params["texture_index"], *shifts)
     image = alpha * gray + (1.0 - alpha) * (p["background_tone"] + p["background_texture"] * texture)
     angle = p["light_angle"]
     gradient = (np.cos(angle) * (_COLS - _CENTER) + np.sin(angle) * (_ROWS - _CENTER)) / IMAGE_SIZE * 2.0
@@ -396,7 +437,8 @@ def generate_with_params(n, seed=0, *, batch_size=BATCH_SIZE, progress=False, wo
         workers: threads rendering batches in parallel (numpy releases the GIL); output does not depend on it.
     Returns:
         (x, y, params): x (n, 48, 48) uint8, y (n,) int64 in shuffled order, params a dict of (n,) arrays
-        with "intensity" (0 for neutral), "au1" ... "au26" strengths and every identity, pose and nuisance draw.
+        with "intensity" (0 for neutral), "au1" ... "au26" strengths and every identity, pose and
+        nuisance draw.
     Raises:
         ValueError: n < 7, a negative seed, or batch_size < 1.
     """
@@ -407,12 +449,11 @@ def generate_with_params(n, seed=0, *, batch_size=BATCH_SIZE, progress=False, wo
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     labels = rng.permutation(np.repeat(np.arange(len(CLASS_NAMES)), _class_counts(n))).astype(np.int64)
     params = _sample_params(labels, rng)
-    banks = _noise_banks(seed)
     images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
 
     def render_batch(start):
         stop = min(start + batch_size, n)
-        images[start:stop] = render({name: value[start:stop] for name, value in params.items()}, banks)
+        images[start:stop] = render({name: value[start:stop] for name, value in params.items()}, seed)
         return stop - start
 
     starts = range(0, n, batch_size)
@@ -480,8 +521,9 @@ def _format_rows(images, labels, usages):
     text = _TOKENS[flat][_TOKEN_KEEP[flat]].tobytes()  # every pixel as "v ", rows back to back
     ends = np.cumsum(_TOKEN_LENGTHS[flat].sum(axis=1))  # (B,) end of each row's text
     starts = np.concatenate([[0], ends[:-1]])
+    rows = zip(labels.tolist(), usages, starts.tolist(), ends.tolist())
     return b"".join(b"%d,%s,%s\n" % (label, text[start : end - 1], usage.encode())
-                    for label, usage, start, end in zip(labels.tolist(), usages, starts.tolist(), ends.tolist()))
+                    for label, usage, start, end in rows)
 
 
 def write_csv(path=None, n=35887, seed=0, *, progress=True):
