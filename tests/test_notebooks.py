@@ -50,8 +50,8 @@ def test_parameters_cell_is_tagged_typed_and_documented(path):
 def test_cells_are_thin_and_logic_lives_in_fer_utils(path):
     notebook = nbformat.read(str(path), as_version=4)
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue  # the parameters cell is a flat list of declarations
         code_lines = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
         assert len(code_lines) <= 8, cell.source
         assert not re.search(r"^\s*(def|class|for|while) ", cell.source, re.MULTILINE), cell.source
