@@ -228,11 +228,11 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     merged = None
     for path in executed:
         notebook = nbformat.read(str(path), as_version=4)
-        section = nbformat.v4.new_markdown_cell('<div class="fer-question"></div>')
+        cells = [nbformat.v4.new_markdown_cell('<div class="fer-question"></div>'), *_report_cells(notebook)]
         if merged is None:
-            merged = notebook
+            merged = notebook  # keeps the first chapter's metadata (kernel, language) for the exporter
             merged.cells = []
-        merged.cells += [section, *_report_cells(notebook)]
+        merged.cells += cells
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(merged)

@@ -12,6 +12,7 @@ from fer_utils import paths, report
 
 def _chapter(path, number, outputs=(), parameters=None):
     notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     parameter_cell = nbformat.v4.new_code_cell('data_path: str = ""  # data\nprofile: str = "quick"  # profile\nseed: int = 0  # seed')
     parameter_cell.metadata["tags"] = ["parameters"]
     shown = nbformat.v4.new_code_cell("print('secret code')")
@@ -54,7 +55,8 @@ def test_html_hides_code_and_stderr_and_shows_the_header(tmp_path):
     text = report.to_html(chapters, name="Lin", student_id="R01", department="EE")
     assert "accuracy 0.80" in text and "epoch 1/8" not in text and "secret code" not in text
     assert "Lin" in text and "R01" in text and "SYNTHETIC DATA" in text
-    assert report.QUESTIONS[1].zh in text
+    assert report.QUESTIONS[0].zh in text and report.QUESTIONS[1].zh in text
+    assert "# Q1" not in text and "Q1 · Title" in text and "Q2 · Title" in text
     assert not re.search(r"<script[^>]*src=\"https?://", text)
 
 
