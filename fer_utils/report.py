@@ -16,6 +16,7 @@ from fer_utils import paths
 NOTEBOOK_NAME = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
 KERNEL_NAME = "fer-workbook"
 PLACEHOLDER = "(fill in)"
+SYNTHETIC_BANNER = "SYNTHETIC DATA — results on generated faces, not on FER2013 合成資料"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +156,10 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
 
 REPORT_CSS = """
 @page { size: A4; margin: 16mm 14mm 14mm 14mm; }
-body { font-family: "DejaVu Sans", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", sans-serif; }
-.fer-banner { position: fixed; top: -12mm; left: 0; right: 0; text-align: center; font-weight: bold;
-              color: #9a1b1b; background: #fde8e8; border: 1px solid #9a1b1b; padding: 1mm; font-size: 9pt; }
+body { font-family: "DejaVu Sans", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", sans-serif;
+       font-variant-ligatures: none; }
+.fer-banner { text-align: center; font-weight: bold; color: #9a1b1b; background: #fde8e8;
+              border: 1px solid #9a1b1b; padding: 1mm; font-size: 9pt; }
 .fer-header { border-bottom: 2px solid #333; margin-bottom: 6mm; }
 .fer-header table { border-collapse: collapse; }
 .fer-header td { padding: 1mm 4mm 1mm 0; }
@@ -176,8 +178,10 @@ def _header_html(meta, name, student_id, department):
     cells = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     banner = ""
     if meta["synthetic"]:
-        banner = ('<div class="fer-banner">SYNTHETIC DATA — results on generated faces, not on FER2013 '
-                  '合成資料</div>')
+        # on screen: a box under the title; in print: a page-margin box, so it is on every page
+        banner = (f'<div class="fer-banner">{SYNTHETIC_BANNER}</div>'
+                  f'<style>@page {{ @top-center {{ content: "{SYNTHETIC_BANNER}"; color: #9a1b1b; '
+                  f'font-weight: bold; font-size: 9pt; }} }}</style>')
     return (f'{banner}<div class="fer-header"><h1>Facial expression recognition on FER2013 — course report</h1>'
             f"<table>{cells}</table></div>")
 
