@@ -352,8 +352,11 @@ def workbook_run(profile="quick", data_path="", model="", seed=0, dnn=False, pro
 def describe_config(config):
     """A sentence with the training settings of a config."""
     rows = f"{config.max_train_rows:,} training faces (a stratified subsample)" if config.max_train_rows else "all training faces"
-    augmentation = (f"flips, rotations up to {config.rotation * 360:g}°, shifts up to {config.shift:.0%} and zooms up to "
-                    f"{config.zoom:.0%}" if config.augment else "no augmentation")
+    kinds = ["flips"] + [f"{name} up to {text}" for name, value, text in (
+        ("rotations", config.rotation, f"{config.rotation * 360:g}°"), ("shifts", config.shift, f"{config.shift:.0%}"),
+        ("zooms", config.zoom, f"{config.zoom:.0%}")) if value]
+    augmentation = (", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else kinds[0]) if config.augment \
+        else "no augmentation"
     budget = f", a {config.time_budget:g}-minute budget" if config.time_budget else ""
     return (f"Profile `{config.profile}`: {rows}, batch {config.batch_size}, at most {config.epochs} epochs"
             f" (early stopping after {config.patience} without a better validation accuracy{budget}); AdamW at peak "
