@@ -27,8 +27,8 @@ def test_header_has_title_question_and_description(path):
     assert question.zh in first.source and question.en in first.source
     description = re.search(r"^\*(.+)\*$", first.source, re.MULTILINE)
     assert description and len(description.group(1)) <= 100
-    assert notebook.cells[-1].cell_type == "markdown" and notebook.cells[-1].source.startswith("## Conclusion") or \
-        notebook.cells[-2].source.startswith("## Conclusion")
+    assert any(cell.cell_type == "markdown" and cell.source.startswith("## Conclusion")
+               for cell in notebook.cells[-2:]), "the notebook must close with a conclusion"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)

@@ -7,7 +7,7 @@ import subprocess
 import nbformat
 import pytest
 
-from fer_utils import paths, report
+from fer_utils import report
 
 
 def _chapter(path, number, outputs=(), parameters=None):
