@@ -41,10 +41,10 @@ def cmd_data(args):
 
 
 def cmd_train(args):
-    from fer_utils import train
+    from fer_utils import evaluate, train
 
     overrides = _parse_params(args.param)
-    for key in ("model", "match", "seed"):
+    for key in ("model", "match", "seed", "ensemble"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.time_budget is not None:
@@ -57,8 +57,9 @@ def cmd_train(args):
         strategy = train.distribution_strategy([f"/cpu:{index}" for index in range(args.logical_cpus)])
     run = train.train(config, args.data, force=args.force, progress=not args.quiet, strategy=strategy)
     metrics = run.metrics
+    print(f"evaluated with test-time augmentation: {metrics.get('tta', 'none')}")
     for split, values in metrics["splits"].items():
-        print(f"{split:>12}: accuracy {values['accuracy']:.4f}  macro-F1 {values['macro_f1']:.4f}  (n={values['n']})")
+        print(evaluate.metrics_line(split, values))
     print(f"epochs {metrics['epochs_run']} (best {metrics['best_epoch']}, stopped by {metrics['stopped_by']}), "
           f"{metrics['train_seconds']:.0f} s, {metrics['train_images_per_second']:.0f} images/s")
     print(run.directory)
@@ -69,9 +70,8 @@ def cmd_predict(args):
 
     run = train.load_run(args.run)
     dataset = data.load(args.data, resize=args.resize, progress=not args.quiet)
-    model = run.load_model()
-    probabilities = evaluate.predict_probabilities(model, dataset.x, flip_tta=args.tta)
-    predicted = probabilities.argmax(axis=1)
+    tta = args.tta or run.tta
+    predicted = run.predict_probabilities(dataset.x, tta=tta).argmax(axis=1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as handle:
@@ -81,9 +81,29 @@ def cmd_predict(args):
     for usage in dataset.usages:
         rows = labeled & (dataset.usage == usage)
         if rows.any():
-            metrics = evaluate.classification_metrics(dataset.y[rows], predicted[rows])
-            print(f"{usage:>12}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  (n={metrics['n']})")
-    print(f"wrote {len(predicted):,} predictions to {out}")
+            print(evaluate.metrics_line(usage, evaluate.classification_metrics(dataset.y[rows], predicted[rows])))
+    print(f"wrote {len(predicted):,} predictions to {out} (test-time augmentation: {tta})")
+
+
+def cmd_audit(args):
+    from fer_utils import audit, data
+
+    dataset = data.combine([data.load(path, resize=args.resize, progress=not args.quiet) for path in args.paths])
+    result = audit.audit(dataset, near_threshold=args.near_threshold, blank_std=args.blank_std,
+                         progress=not args.quiet)
+    table = audit.audit_table(result)
+    table["share"] = table["share"].map(lambda share: f"{share:.2%}")
+    print(table.to_string(index=False))
+    print()
+    print("class share per usage (%):")
+    print(audit.balance_table(result).to_string())
+    print()
+    print(audit.describe_audit(result))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        audit.duplicates_frame(result).to_csv(out, index=False)
+        print(f"wrote the duplicate and blank rows to {out}")
 
 
 def cmd_run(args):
@@ -144,6 +164,8 @@ def build_parser():
     train.add_argument("--time-budget", type=float, help="minutes of training before stopping with the best weights")
     train.add_argument("--seed", type=int, help="random seed")
     train.add_argument("--param", action="append", metavar="KEY=VALUE", help="override any setting, e.g. epochs=3 (repeatable)")
+    train.add_argument("--ensemble", type=int, metavar="N",
+                       help="train N seeds (seed, seed+1, ...) and average their probabilities; prints the ensemble's directory")
     train.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
     train.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
     train.set_defaults(handler=cmd_train)
@@ -153,9 +175,23 @@ def build_parser():
     predict.add_argument("--run", required=True, help="run directory printed by `fer-workbook train`")
     predict.add_argument("--data", required=True, help="data file or folder to predict")
     predict.add_argument("--out", required=True, help="output csv (id,label)")
-    predict.add_argument("--tta", action="store_true", help="average with horizontally flipped faces")
+    predict.add_argument("--tta", choices=("none", "flip", "ten_crop"),
+                         help="test-time augmentation (default: the run's, e.g. ten_crop for the cpu profile)")
     predict.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
     predict.set_defaults(handler=cmd_predict)
+
+    audit = commands.add_parser("audit", help="find duplicates, blank images and class imbalance in a data set",
+                                description="Audit one or more data files or folders (loaded together, so duplicates "
+                                            "across e.g. train.csv and test.csv are found): exact and near duplicates "
+                                            "within and across splits, blank or near-constant images, class balance.")
+    audit.add_argument("paths", nargs="+", metavar="PATH", help="fer2013.csv, train.csv, test.csv (optionally .gz) or an image folder")
+    audit.add_argument("--near-threshold", type=float, default=0.98,
+                       help="pixel correlation from which two images count as near duplicates (default 0.98)")
+    audit.add_argument("--blank-std", type=float, default=3.0,
+                       help="pixel standard deviation (grey levels) below which an image counts as blank (default 3)")
+    audit.add_argument("--out", help="also write the rows involved (kind, group, row, usage, label) to this csv")
+    audit.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    audit.set_defaults(handler=cmd_audit)
 
     run = commands.add_parser("run", help="execute the five question notebooks in order with papermill",
                               description="Execute notebooks/NN-*.ipynb in order on the project's kernel, writing "

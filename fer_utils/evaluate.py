@@ -2,24 +2,26 @@
 
 import numpy as np
 
-from fer_utils import CLASS_NAMES, NUM_CLASSES
+from fer_utils import CLASS_NAMES, NUM_CLASSES, augment
 
 
-def predict_probabilities(model, x, batch_size=256, flip_tta=False):
-    """Class probabilities for raw-pixel images.
+def predict_probabilities(model, x, batch_size=256, tta="none"):
+    """Class probabilities for raw-pixel images, averaged over test-time views.
 
     Args:
-        model: a Keras model ending in softmax probabilities.
+        model: a Keras model ending in softmax probabilities (an ensemble model averages its members).
         x: (N, 48, 48, 1) uint8 images.
         batch_size: inference batch size.
-        flip_tta: also predict the horizontally flipped faces and average (test-time augmentation).
+        tta: test-time augmentation, one of ``fer_utils.augment.TTA_MODES``: "none", "flip" (the face
+            and its mirror image) or "ten_crop" (five shifted windows and their mirrors).
     Returns:
         (N, 7) float32 probabilities.
+    Raises:
+        ValueError: unknown ``tta``.
     """
     x = np.asarray(x, dtype=np.float32)  # (N, 48, 48, 1)
-    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
-    if flip_tta:
-        probabilities = (probabilities + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
+    views = augment.views(x, tta)
+    probabilities = sum(model.predict(view, batch_size=batch_size, verbose=0) for view in views) / len(views)
     return np.asarray(probabilities, dtype=np.float32)
 
 
@@ -72,14 +74,14 @@ def classification_metrics(y_true, y_pred):
     }
 
 
-def evaluate_splits(model, parts, batch_size=256, flip_tta=False):
+def evaluate_splits(model, parts, batch_size=256, tta="none"):
     """Metrics for each labeled split.
 
     Args:
         model: a Keras classifier.
         parts: {split name: fer_utils.data.Dataset}; unlabeled splits are skipped.
         batch_size: inference batch size.
-        flip_tta: average with horizontally flipped predictions.
+        tta: test-time augmentation (see ``predict_probabilities``).
     Returns:
         {split name: classification_metrics(...)}.
     """
@@ -87,7 +89,7 @@ def evaluate_splits(model, parts, batch_size=256, flip_tta=False):
     for name, part in parts.items():
         if len(part) == 0 or not part.labeled:
             continue
-        predicted = predict_probabilities(model, part.x, batch_size, flip_tta).argmax(axis=1)
+        predicted = predict_probabilities(model, part.x, batch_size, tta).argmax(axis=1)
         results[name] = classification_metrics(part.y, predicted)
     return results
 
@@ -102,6 +104,13 @@ def summary_table(results):
         row.update({f"recall_{name}": values["recall"] for name, values in metrics["per_class"].items()})
         rows.append(row)
     return pd.DataFrame(rows).set_index("split")
+
+
+def metrics_line(split, metrics):
+    """One line for the terminal: accuracy, macro-F1 and each class's recall on a split."""
+    recalls = " ".join(f"{name} {values['recall']:.2f}" for name, values in metrics["per_class"].items())
+    return (f"{split:>12}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+            f"(n={metrics['n']:,})  recall: {recalls}")
 
 
 def confused_pairs(matrix, top=3):

@@ -20,7 +20,7 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
-from fer_utils import NUM_CLASSES, data, evaluate, models, paths, synth
+from fer_utils import NUM_CLASSES, augment, data, evaluate, models, paths, synth
 from fer_utils.config import Config
 
 
@@ -58,18 +58,16 @@ def distribution_strategy(devices=None):
 
 
 def augmenter(config):
-    """Random flip, rotation, shift and zoom as Keras preprocessing layers (seeded by the config).
+    """Random flip, rotation, shift and zoom in one resampling, then random erasing (seeded by the config).
 
     Returns:
-        A ``keras.Sequential`` mapping (N, 48, 48, 1) float batches to augmented batches.
+        A ``keras.Sequential`` mapping (N, 48, 48, 1) raw-pixel float batches to augmented batches.
     """
-    seed = config.seed
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal", seed=seed, name="flip"),
-        keras.layers.RandomRotation(config.rotation, fill_mode="reflect", seed=seed + 1, name="rotate"),
-        keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="reflect", seed=seed + 2, name="shift"),
-        keras.layers.RandomZoom(config.zoom, config.zoom, fill_mode="reflect", seed=seed + 3, name="zoom"),
-    ], name="augment")
+    steps = [augment.RandomAffine(config.rotation, config.zoom, config.shift, flip=True, seed=config.seed,
+                                  name="affine")]
+    if config.erasing:
+        steps.append(augment.RandomErasing(config.erasing, seed=config.seed + 1, name="erase"))
+    return keras.Sequential(steps, name="augment")
 
 
 def make_dataset(dataset, batch_size, *, training=False, config=None):
@@ -110,29 +108,85 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
 
+    def elapsed_fraction(self):
+        """Share of the budget used so far (0 without a budget)."""
+        return (time.monotonic() - self.start) / self.seconds if self.seconds else 0.0
+
     def on_train_batch_end(self, batch, logs=None):
-        if self.seconds and time.monotonic() - self.start > self.seconds:
+        if self.seconds and self.elapsed_fraction() >= 1.0:
             self.model.stop_training = True
             self.triggered = True
 
 
-class ProgressBar(keras.callbacks.Callback):
-    """One tqdm bar over all training steps, with the last epoch's metrics as its postfix."""
+class WarmupCosine(keras.callbacks.Callback):
+    """Linear warm-up to ``peak``, then cosine decay to 0, set on the optimizer before every step.
 
-    def __init__(self, epochs, steps_per_epoch, enabled=True):
+    Progress is the larger of steps done / ``total_steps`` and, with a ``budget``, the share of the
+    time budget used: a run that the budget will cut short still anneals to a low learning rate by
+    the end instead of stopping at a high one (Loshchilov & Hutter 2017, https://arxiv.org/abs/1608.03983).
+    Without a budget the schedule depends on the step only, so runs stay deterministic.
+
+    Args:
+        peak: learning rate after warm-up.
+        total_steps: steps of the whole schedule (epochs x steps per epoch).
+        warmup_steps: steps of the linear warm-up.
+        steps_per_epoch: to find the step when a run resumes at a later epoch.
+        budget: a ``TimeBudget`` (or None).
+    """
+
+    def __init__(self, peak, total_steps, warmup_steps, steps_per_epoch, budget=None):
         super().__init__()
-        self.epochs, self.steps_per_epoch, self.enabled = epochs, steps_per_epoch, enabled
+        self.peak, self.total_steps, self.warmup_steps = peak, total_steps, warmup_steps
+        self.steps_per_epoch, self.budget = steps_per_epoch, budget
+        self.step = 0
 
-    def on_train_begin(self, logs=None):
-        self.bar = tqdm(total=self.epochs * self.steps_per_epoch, unit="batch", disable=not self.enabled,
-                        desc="training", file=sys.stderr, mininterval=2.0, dynamic_ncols=True)
+    def rate(self, step, time_fraction=0.0):
+        """The learning rate at ``step`` when ``time_fraction`` of the budget is used."""
+        if step < self.warmup_steps:
+            return self.peak * (step + 1) / self.warmup_steps
+        decay_steps = max(self.total_steps - self.warmup_steps, 1)
+        progress = min(max((step - self.warmup_steps) / decay_steps, time_fraction), 1.0)
+        return self.peak * 0.5 * (1.0 + np.cos(np.pi * progress))
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.bar.n = epoch * self.steps_per_epoch  # resumed runs start mid-way
+        self.step = epoch * self.steps_per_epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        time_fraction = self.budget.elapsed_fraction() if self.budget is not None else 0.0
+        self.model.optimizer.learning_rate.assign(self.rate(self.step, time_fraction))
+        self.step += 1
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar over all training steps, with the last epoch's metrics as its postfix.
+
+    With a time budget the bar counts the budget's seconds instead (the budget, not the epoch cap,
+    decides when such a run ends, so a step count would promise the wrong finishing time).
+    """
+
+    def __init__(self, epochs, steps_per_epoch, enabled=True, budget_minutes=0.0):
+        super().__init__()
+        self.epochs, self.steps_per_epoch, self.enabled = epochs, steps_per_epoch, enabled
+        self.budget_seconds = budget_minutes * 60.0
+
+    def on_train_begin(self, logs=None):
+        total, unit = (self.budget_seconds, "s") if self.budget_seconds else (self.epochs * self.steps_per_epoch, "batch")
+        self.bar = tqdm(total=total, unit=unit, disable=not self.enabled, desc="training", file=sys.stderr,
+                        mininterval=2.0, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of the budget [{elapsed}<{remaining}{postfix}]"
+                        if self.budget_seconds else None)
+        self.start = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.budget_seconds:
+            self.bar.n = epoch * self.steps_per_epoch  # resumed runs start mid-way
         self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
-        self.bar.update(1)
+        if self.budget_seconds:
+            self.bar.update(min(time.monotonic() - self.start, self.budget_seconds) - self.bar.n)
+        else:
+            self.bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -145,7 +199,7 @@ class ProgressBar(keras.callbacks.Callback):
 
 @dataclasses.dataclass
 class Run:
-    """A finished training run on disk."""
+    """A finished training run on disk: one model, or an ensemble whose ``members.json`` lists its runs."""
 
     directory: Path
 
@@ -158,22 +212,62 @@ class Run:
         return json.loads((self.directory / "metrics.json").read_text())
 
     @property
+    def members(self):
+        """The member runs of an ensemble ([] for a single model)."""
+        listing = self.directory / "members.json"
+        if not listing.exists():
+            return []
+        return [Run(self.directory.parent / name) for name in json.loads(listing.read_text())]
+
+    @property
     def history(self):
-        return pd.read_csv(self.directory / "history.csv")
+        """Per-epoch metrics (an ensemble's: its first member's)."""
+        members = self.members
+        return members[0].history if members else pd.read_csv(self.directory / "history.csv")
+
+    @property
+    def tta(self):
+        """The test-time augmentation the run's config asks for ("none" for runs made before it existed)."""
+        return self.config.get("tta", "none")
 
     def load_model(self):
-        """The best model of the run (compiled state is not needed for inference)."""
+        """The best model of the run, or the ensemble of its members (inference only, not compiled)."""
+        members = self.members
+        if members:
+            return ensemble_model([member.load_model() for member in members])
         return keras.models.load_model(self.directory / "model.keras", compile=False)
+
+    def predict_probabilities(self, x, tta=None):
+        """(N, 7) probabilities for raw-pixel faces, with the run's test-time augmentation unless ``tta`` is given."""
+        return evaluate.predict_probabilities(self.load_model(), x, tta=tta or self.tta)
+
+
+def ensemble_model(members):
+    """One Keras model that averages the class probabilities of ``members`` (same input, 48x48x1).
+
+    Args:
+        members: Keras models ending in softmax probabilities.
+    Returns:
+        A ``keras.Model`` named ``ensemble`` whose output is the mean of the members' outputs.
+    """
+    inputs = keras.Input(models.INPUT_SHAPE, name="pixels")
+    outputs = []
+    for index, member in enumerate(members):
+        wrapped = keras.Model(member.input, member.output, name=f"member{index}")
+        outputs.append(wrapped(inputs))
+    averaged = keras.layers.Average(name="probabilities")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(inputs, averaged, name="ensemble")
 
 
 def load_run(directory):
-    """Open a finished run directory.
+    """Open a finished run (or ensemble) directory.
 
     Raises:
         FileNotFoundError: the directory or its metrics.json/model.keras is missing.
     """
     directory = paths.resolve(directory)
-    for name in ("metrics.json", "model.keras", "config.json"):
+    weights = "members.json" if (directory / "members.json").exists() else "model.keras"
+    for name in ("metrics.json", weights, "config.json"):
         if not (directory / name).exists():
             raise FileNotFoundError(f"{directory}: not a finished run (no {name}); train it with `fer-workbook train`")
     return Run(directory)
@@ -215,9 +309,9 @@ def build_model(config):
 
 def prepare(config, dataset):
     """Split a dataset as the config says: {"train", "val", and any test usages}."""
-    parts = data.splits(dataset, val_fraction=config.val_fraction, seed=config.seed)
+    parts = data.splits(dataset, val_fraction=config.val_fraction, seed=config.split_seed)
     if config.max_train_rows:
-        parts["train"] = data.subsample(parts["train"], config.max_train_rows, seed=config.seed)
+        parts["train"] = data.subsample(parts["train"], config.max_train_rows, seed=config.split_seed)
     return parts
 
 
@@ -240,6 +334,9 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
         fer_utils.data.DataError: unusable data (e.g. unlabeled).
     """
     dataset = dataset if dataset is not None else load_data(data_path, progress)
+    if config.ensemble > 1:
+        return train_ensemble(config, dataset, runs_dir=runs_dir, force=force, progress=progress, strategy=strategy,
+                              callbacks=callbacks)
     directory = Path(runs_dir or paths.RUNS_DIR) / run_key(config, dataset)
     if (directory / "metrics.json").exists() and not force:
         print(f"reusing finished run {directory}", file=sys.stderr)
@@ -261,14 +358,8 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
 
     with strategy.scope():
         model = build_model(config)
-        total_steps = config.epochs * steps_per_epoch
-        warmup_steps = min(int(config.warmup_epochs * steps_per_epoch), total_steps - 1)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0, decay_steps=total_steps - warmup_steps,
-            warmup_target=config.learning_rate, warmup_steps=warmup_steps,
-        )
         model.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+            optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
@@ -280,13 +371,17 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     }, indent=2))
 
     budget = TimeBudget(config.time_budget)
+    total_steps = config.epochs * steps_per_epoch
+    schedule = WarmupCosine(config.learning_rate, total_steps, min(int(config.warmup_epochs * steps_per_epoch),
+                            total_steps - 1), steps_per_epoch, budget if config.time_budget else None)
     early_stopping = keras.callbacks.EarlyStopping("val_accuracy", patience=config.patience, mode="max")
     all_callbacks = [
         keras.callbacks.BackupAndRestore(str(directory / "backup")),
         keras.callbacks.ModelCheckpoint(str(directory / "model.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True),
         keras.callbacks.CSVLogger(str(directory / "history.csv"), append=True),
-        early_stopping, budget, ProgressBar(config.epochs, steps_per_epoch, progress), *callbacks,
+        schedule, early_stopping, budget, ProgressBar(config.epochs, steps_per_epoch, progress, config.time_budget),
+        *callbacks,
     ]
     history_file = directory / "history.csv"
     epochs_before = len(pd.read_csv(history_file)) if history_file.exists() else 0  # resumed run
@@ -303,7 +398,8 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     epochs_now = max(epochs_run - epochs_before, 1)
     stopped_by = "time_budget" if budget.triggered else "early_stopping" if early_stopping.stopped_epoch else "epochs"
     metrics = {
-        "splits": evaluate.evaluate_splits(best, parts),
+        "splits": _evaluate(best, parts, config.tta),
+        "tta": config.tta,
         "epochs_run": epochs_run,
         "best_epoch": int(history["val_accuracy"].idxmax()) + 1,
         "stopped_by": stopped_by,
@@ -314,6 +410,50 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     }
     (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return Run(directory)
+
+
+def _evaluate(model, parts, tta):
+    """Metrics per split: the held-out splits with the run's test-time augmentation, the training
+    split (there only to show the train/test gap, and ten times bigger) without it."""
+    results = evaluate.evaluate_splits(model, {"train": parts["train"]}, tta="none")
+    results.update(evaluate.evaluate_splits(model, {k: v for k, v in parts.items() if k != "train"}, tta=tta))
+    return results
+
+
+def train_ensemble(config, dataset, *, runs_dir=None, force=False, progress=True, strategy=None, callbacks=()):
+    """Train ``config.ensemble`` members (seeds seed, seed+1, ...; one shared validation split) and
+    evaluate the average of their probabilities (Hansen & Salamon 1990; each member gets the full
+    time budget).
+
+    Returns:
+        The ensemble's ``Run``: a directory with members.json, config.json and metrics.json.
+    """
+    runs_dir = Path(runs_dir or paths.RUNS_DIR)
+    members = []
+    for index in range(config.ensemble):
+        member = dataclasses.replace(config, seed=config.seed + index, ensemble=1)
+        print(f"ensemble member {index + 1}/{config.ensemble} (seed {member.seed})", file=sys.stderr)
+        members.append(train(member, dataset=dataset, runs_dir=runs_dir, force=force, progress=progress,
+                             strategy=strategy, callbacks=callbacks))
+    directory = runs_dir / f"ensemble{config.ensemble}-{run_key(config, dataset)}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "members.json").write_text(json.dumps([member.directory.name for member in members], indent=1))
+    (directory / "config.json").write_text(json.dumps({**members[0].config, **config.to_dict()}, indent=2))
+    run = Run(directory)
+    parts = prepare(config, dataset)
+    member_metrics = [member.metrics for member in members]
+    metrics = {
+        "splits": _evaluate(run.load_model(), parts, config.tta),
+        "tta": config.tta,
+        "members": [{"run": member.directory.name, "val_accuracy": m["splits"]["val"]["accuracy"]}
+                    for member, m in zip(members, member_metrics)],
+        **{key: sum(m[key] for m in member_metrics) for key in ("epochs_run", "train_seconds")},
+        **{key: member_metrics[0][key] for key in ("best_epoch", "stopped_by", "device")},
+        "seconds_per_epoch": float(np.mean([m["seconds_per_epoch"] for m in member_metrics])),
+        "train_images_per_second": float(np.mean([m["train_images_per_second"] for m in member_metrics])),
+    }
+    (directory / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return run
 
 
 @dataclasses.dataclass
@@ -333,7 +473,7 @@ def workbook_run(profile="quick", data_path="", model="", seed=0, dnn=False, pro
         profile: a profile name (quick, cpu, full).
         data_path: the data ("" for the embedded synthetic set).
         model: a CNN preset ("" for the profile's own).
-        seed: the run's seed.
+        seed: seeds the split and the training.
         dnn: the DNN whose parameter count matches that CNN instead.
         progress: show progress bars.
     Returns:
@@ -341,7 +481,7 @@ def workbook_run(profile="quick", data_path="", model="", seed=0, dnn=False, pro
     """
     from fer_utils import config as config_module
 
-    config = config_module.resolve(profile, seed=seed, **({"model": model} if model else {}))
+    config = config_module.resolve(profile, seed=seed, split_seed=seed, **({"model": model} if model else {}))
     if dnn:
         config = dataclasses.replace(config, model="dnn", match=config.model)
     dataset = load_data(data_path or None, progress)
@@ -355,13 +495,20 @@ def describe_config(config):
     kinds = ["flips"] + [f"{name} up to {text}" for name, value, text in (
         ("rotations", config.rotation, f"{config.rotation * 360:g}°"), ("shifts", config.shift, f"{config.shift:.0%}"),
         ("zooms", config.zoom, f"{config.zoom:.0%}")) if value]
+    if config.augment and config.erasing:
+        kinds.append(f"random erasing of {config.erasing:.0%} of the faces")
     augmentation = (", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else kinds[0]) if config.augment \
         else "no augmentation"
-    budget = f", a {config.time_budget:g}-minute budget" if config.time_budget else ""
+    budget = (f", a {config.time_budget:g}-minute budget that the cosine schedule fits into" if config.time_budget
+              else "")
+    tta = {"none": "no test-time augmentation", "flip": "predictions averaged with the mirrored face",
+           "ten_crop": "predictions averaged over ten crops (five shifted windows and their mirrors)"}[config.tta]
+    ensemble = f"; an ensemble of {config.ensemble} seeds" if config.ensemble > 1 else ""
     return (f"Profile `{config.profile}`: {rows}, batch {config.batch_size}, at most {config.epochs} epochs"
             f" (early stopping after {config.patience} without a better validation accuracy{budget}); AdamW at peak "
             f"learning rate {config.learning_rate:g}, weight decay {config.weight_decay:g}, warm-up "
-            f"{config.warmup_epochs:g} epochs; label smoothing {config.label_smoothing:g}; {augmentation}.")
+            f"{config.warmup_epochs:g} epochs, then cosine decay; label smoothing {config.label_smoothing:g}; "
+            f"{augmentation}; {tta}{ensemble}.")
 
 
 def describe_training(run):

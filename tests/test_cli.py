@@ -13,7 +13,7 @@ def run_cli(*args, env=None):
                           timeout=300, env=env)
 
 
-@pytest.mark.parametrize("command", [[], ["synth"], ["data"], ["train"], ["predict"]])
+@pytest.mark.parametrize("command", [[], ["synth"], ["data"], ["train"], ["predict"], ["audit"], ["run"], ["render"]])
 def test_every_subcommand_has_help(command):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*command, "--help"])
@@ -65,7 +65,7 @@ def test_train_then_predict_writes_a_submission(tmp_path):
     test_csv.write_text("id,feature\n" + "".join(f"{i + 10},{pixels}\n" for i in range(5)))
     out = tmp_path / "submission.csv"
     predicted = run_cli("--quiet", "predict", "--run", run_directory, "--data", str(test_csv), "--out", str(out),
-                        "--tta", env=env)
+                        "--tta", "ten_crop", env=env)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     lines = out.read_text().splitlines()
     assert lines[0] == "id,label" and [line.split(",")[0] for line in lines[1:]] == ["10", "11", "12", "13", "14"]
@@ -74,3 +74,20 @@ def test_train_then_predict_writes_a_submission(tmp_path):
     labeled = run_cli("--quiet", "predict", "--run", run_directory, "--data", str(data), "--out",
                       str(tmp_path / "all.csv"), env=env)
     assert "PrivateTest: accuracy" in labeled.stdout and "Training: accuracy" in labeled.stdout
+    assert "recall: angry" in labeled.stdout and "test-time augmentation: flip" in labeled.stdout  # the run's own
+
+
+def test_audit_finds_a_duplicate_across_two_files(tmp_path, capsys):
+    train_csv = tmp_path / "train.csv"
+    rows = [" ".join(str((i * 7 + j) % 256) for j in range(2304)) for i in range(4)]
+    train_csv.write_text("label,feature\n" + "".join(f"{i % 7},{row}\n" for i, row in enumerate(rows)))
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text("id,feature\n" + f"0,{rows[2]}\n" + "1," + " ".join(["9"] * 2304) + "\n")
+    out = tmp_path / "flagged.csv"
+    assert cli.main(["--quiet", "audit", str(train_csv), str(test_csv), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 exact duplicate copies" in printed and "1 of them spanning two splits" in printed
+    assert "1 blank or near-constant images" in printed
+    flagged = out.read_text().splitlines()
+    assert flagged[0] == "kind,group,row,usage,label"
+    assert "exact,0,2,Training,2" in flagged and "exact,0,4,Test,-1" in flagged and "blank,-1,5,Test,-1" in flagged

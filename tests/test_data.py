@@ -1,5 +1,6 @@
 """Tests for fer_utils.data on tiny hand-made files: the three forms, exact errors, cache, splits."""
 
+import dataclasses
 import gzip
 import hashlib
 import warnings
@@ -288,7 +289,9 @@ def test_folder_cache_hit(tmp_path, monkeypatch):
 def synthetic(n_per_class=(40, 6, 30, 80, 50, 20, 60), usages=("Training", "PublicTest", "PrivateTest")):
     y = np.concatenate([np.full(count, label) for label, count in enumerate(n_per_class) for _ in usages])
     usage = np.concatenate([np.full(count, u) for count in n_per_class for u in usages])
-    return data.Dataset(x=np.zeros((len(y), 48, 48, 1), np.uint8), y=y.astype(np.int64), usage=usage,
+    x = np.zeros((len(y), 48, 48, 1), np.uint8)
+    x[:, 0, 0, 0], x[:, 0, 1, 0] = np.arange(len(y)) % 256, np.arange(len(y)) // 256  # every face distinct
+    return data.Dataset(x=x, y=y.astype(np.int64), usage=usage,
                         ids=np.arange(len(y)), source="memory", form="fer2013", content_hash="")
 
 
@@ -318,6 +321,20 @@ def test_train_val_split_is_stratified_seeded_disjoint_and_complete():
             data.train_val_split(dataset, fraction)
     with pytest.raises(data.DataError, match="no labeled Training rows"):
         data.train_val_split(dataset.split("PublicTest"))
+
+
+def test_duplicates_never_straddle_train_and_validation():
+    dataset = synthetic()
+    training = np.flatnonzero(dataset.usage == "Training")
+    x = dataset.x.copy()
+    x[training[1::2]] = x[training[0::2]][: len(training[1::2])]  # every second face copies the one before
+    copied = dataclasses.replace(dataset, x=x)
+    train, val = data.train_val_split(copied, 0.2, seed=1)
+    train_keys = {face.tobytes() for face in train.x}
+    assert len(val) > 0 and not any(face.tobytes() in train_keys for face in val.x)
+    assert len(train) + len(val) == len(training)
+    with pytest.warns(UserWarning, match="pixel-identical copy in train"):
+        data.train_val_split(dataclasses.replace(dataset, x=np.zeros_like(x)), 0.2)
 
 
 def test_splits_keep_the_test_usages_and_refuse_unlabeled(tmp_path):

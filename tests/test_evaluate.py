@@ -45,7 +45,7 @@ def test_flip_tta_averages_with_the_mirrored_face():
     x = np.zeros((1, 48, 48, 1), np.uint8)
     x[:, :, :24] = 200
     plain = evaluate.predict_probabilities(_ConstantModel(), x)
-    averaged = evaluate.predict_probabilities(_ConstantModel(), x, flip_tta=True)
+    averaged = evaluate.predict_probabilities(_ConstantModel(), x, tta="flip")
     assert plain[0, 5] == 1
     np.testing.assert_allclose(averaged[0, [3, 5]], [0.5, 0.5])
 

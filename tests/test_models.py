@@ -14,7 +14,7 @@ def test_seed2017_has_the_original_parameter_count():
     assert model.get_layer("pool1").strides == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["seed2017", "vgg", "vgg_small"])
+@pytest.mark.parametrize("name", ["seed2017", "vgg", "vgg_fast", "vgg_small"])
 def test_presets_take_raw_pixels_and_expose_logits(name):
     model = models.build(name)
     assert model.input_shape == (None, 48, 48, 1)
@@ -65,6 +65,20 @@ def test_build_rejects_unknown_names_and_options():
         models.build("vgg", width=3)
     with pytest.raises(ValueError, match="widths"):
         models.vgg(widths=(8, 8, 8, 8, 8))
+    with pytest.raises(ValueError, match="convs_per_stage"):
+        models.vgg(widths=(8, 8), convs_per_stage=(1, 2, 2))
+    with pytest.raises(ValueError, match="spatial_dropout_rate"):
+        models.vgg(spatial_dropout_rate=1.0)
+
+
+def test_vgg_fast_has_one_conv_at_full_resolution_and_no_dropout():
+    model = models.build("vgg_fast")
+    convs = [layer for layer in model.layers if layer.name.startswith("conv")]
+    assert [layer.name for layer in convs[:3]] == ["conv1_1", "conv2_1", "conv2_2"]
+    assert convs[0].output.shape[1:] == (48, 48, 32) and convs[1].output.shape[1:] == (24, 24, 64)
+    assert not [layer for layer in model.layers if "drop" in layer.name]
+    vgg = models.build("vgg")
+    assert models.flops_per_image(model) < 0.85 * models.flops_per_image(vgg)
 
 
 def test_layer_table_lists_every_layer_with_parameters():
@@ -82,7 +96,7 @@ def test_readme_model_table_matches_the_code():
     from fer_utils import paths
 
     readme = (paths.PROJECT_ROOT / "README.md").read_text()
-    for name in ("seed2017", "vgg", "vgg_small"):
+    for name in ("seed2017", "vgg", "vgg_fast", "vgg_small"):
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
         parameters, flops = [cell.strip() for cell in row.strip("|").split("|")[2:4]]
         model = models.build(name)

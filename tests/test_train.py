@@ -131,3 +131,51 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_csv, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     directory = result.stdout.strip().splitlines()[-1]
     assert json.loads((tmp_path / "runs" / directory.split("/")[-1] / "config.json").read_text())["replicas"] == 2
+
+
+def test_cosine_schedule_warms_up_then_anneals_by_step_or_by_time():
+    schedule = train.WarmupCosine(peak=1.0, total_steps=110, warmup_steps=10, steps_per_epoch=10)
+    assert schedule.rate(0) == pytest.approx(0.1) and schedule.rate(9) == pytest.approx(1.0)
+    assert schedule.rate(10) == pytest.approx(1.0)
+    assert schedule.rate(60) == pytest.approx(0.5)                 # half-way through the decay
+    assert schedule.rate(109) < 1e-3
+    # a budget that is 90 % used pulls the rate down to the end of the curve whatever the step
+    assert schedule.rate(20, time_fraction=0.9) == pytest.approx(0.5 * (1 + np.cos(0.9 * np.pi)))
+    assert schedule.rate(20, time_fraction=1.5) == pytest.approx(0.0)
+
+
+def test_time_budget_anneals_the_learning_rate(tiny, tmp_path):
+    rates = []
+
+    class _Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    settings = tiny_config(epochs=200, time_budget=0.1, warmup_epochs=0.0)  # 6 s: a few epochs of 200
+    run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, callbacks=[_Record()])
+    assert run.metrics["stopped_by"] == "time_budget" and run.metrics["epochs_run"] < 200
+    assert rates[0] == pytest.approx(settings.learning_rate, rel=0.05)
+    assert rates[-1] < 0.1 * settings.learning_rate             # annealed by the budget, not by epoch 200
+
+
+def test_ensemble_averages_members_that_share_one_split(tiny, tmp_path):
+    settings = tiny_config(epochs=1, ensemble=2, tta="flip")
+    run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
+    members = run.members
+    assert [member.config["seed"] for member in members] == [0, 1]
+    assert members[0].config["rows"] == members[1].config["rows"]
+    assert run.directory.name.startswith("ensemble2-")
+    x = tiny.x[:10]
+    expected = np.mean([member.predict_probabilities(x, tta="none") for member in members], axis=0)
+    np.testing.assert_allclose(run.predict_probabilities(x, tta="none"), expected, atol=1e-5)
+    assert run.tta == "flip" and run.metrics["tta"] == "flip"
+    assert set(run.metrics["splits"]) == {"train", "val", "PublicTest", "PrivateTest"}
+    assert len(run.history) == 1
+    assert train.load_run(run.directory).members[1].directory == members[1].directory
+
+
+def test_describe_config_names_the_profile_recipe():
+    text = train.describe_config(config.resolve("cpu"))
+    assert "Profile `cpu`" in text and "batch 128" in text and "60-minute budget" in text
+    assert "random erasing of 25% of the faces" in text and "ten crops" in text
+    assert "mirrored face" in train.describe_config(config.resolve("quick"))

@@ -1,0 +1,66 @@
+"""Tests for fer_utils.augment: one-pass random affine, random erasing, test-time views."""
+
+import numpy as np
+import pytest
+
+from fer_utils import augment
+
+
+def _faces(n=6, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 48, 48, 1)).astype(np.float32)
+
+
+def test_affine_without_motion_is_identity_or_a_mirror():
+    x = _faces()
+    out = augment.RandomAffine(flip=True, seed=1)(x, training=True).numpy()
+    for image, result in zip(x, out):  # each face is itself or its mirror, resampled exactly
+        assert np.allclose(result, image, atol=1e-3) or np.allclose(result, image[:, ::-1], atol=1e-3)
+    assert not np.allclose(out, x, atol=1e-3)  # some were mirrored
+    np.testing.assert_array_equal(augment.RandomAffine(seed=1)(x, training=False), x)
+
+
+def test_affine_shift_moves_pixels_by_whole_steps_at_most_the_limit():
+    x = np.zeros((64, 48, 48, 1), np.float32)
+    x[:, 20:28, 20:28] = 255.0
+    out = augment.RandomAffine(shift=0.1, flip=False, seed=2)(x, training=True).numpy()
+    centres = np.array([np.argwhere(image[..., 0] > 127).mean(axis=0) for image in out])
+    offsets = centres - 23.5
+    assert np.abs(offsets).max() <= 0.1 * 48 + 0.5
+    assert np.abs(offsets).max() > 1.0  # it did move
+
+
+def test_affine_is_seeded():
+    x = _faces()
+    first = augment.RandomAffine(0.05, 0.1, 0.1, seed=3)(x, training=True).numpy()
+    second = augment.RandomAffine(0.05, 0.1, 0.1, seed=3)(x, training=True).numpy()
+    np.testing.assert_array_equal(first, second)
+    with pytest.raises(ValueError, match="rotation"):
+        augment.RandomAffine(rotation=1.5)
+
+
+def test_erasing_blanks_one_rectangle_of_the_requested_size():
+    x = np.full((200, 48, 48, 1), 100.0, np.float32)
+    out = augment.RandomErasing(rate=0.5, area=(0.05, 0.1), seed=4)(x, training=True).numpy()
+    changed = (out != 100.0)[..., 0]                               # (N, 48, 48)
+    erased = changed.any(axis=(1, 2))
+    assert 0.35 < erased.mean() < 0.65
+    for mask in changed[erased]:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert 0.03 * 48 * 48 <= box <= 0.13 * 48 * 48              # one box of about the drawn area
+    assert out.min() >= 0 and out.max() <= 255
+    np.testing.assert_array_equal(augment.RandomErasing(seed=4)(x, training=False), x)
+
+
+def test_views_flip_and_ten_crop():
+    x = _faces(2)
+    assert len(augment.views(x, "none")) == 1
+    plain, mirrored = augment.views(x, "flip")
+    np.testing.assert_array_equal(mirrored, x[:, :, ::-1])
+    crops = augment.views(x, "ten_crop", margin=3)
+    assert len(crops) == 10 and all(crop.shape == x.shape for crop in crops)
+    np.testing.assert_array_equal(crops[0], x)                      # the centre window is the face
+    np.testing.assert_array_equal(crops[1][:, 3:, 3:], x[:, :45, :45])  # top-left window: shifted by 3 px
+    np.testing.assert_array_equal(crops[5], x[:, :, ::-1])
+    with pytest.raises(ValueError, match="tta="):
+        augment.views(x, "five_crop")
