@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from fer_utils import CLASS_NAMES
+from fer_utils import CLASS_NAMES, data
 
 
 @dataclasses.dataclass
@@ -121,15 +121,14 @@ def audit(dataset, near_threshold=0.98, blank_std=3.0, progress=True):
     if blank_std < 0:
         raise ValueError(f"blank_std={blank_std}: must be >= 0")
     x = dataset.x
-    flat = np.ascontiguousarray(x.reshape(len(x), -1))
-    keys = flat.view(np.dtype((np.void, flat.shape[1])))[:, 0]    # one opaque key per image
-    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    _, first, inverse, counts = np.unique(data.pixel_keys(x), return_index=True, return_inverse=True,
+                                          return_counts=True)
     order = np.argsort(inverse, kind="stable")
     exact_groups = [group for group in np.split(order, np.cumsum(counts)[:-1]) if len(group) > 1]
     # near duplicates among distinct images only (one representative per exact-duplicate set)
     near_pairs, near_similarity = _near_pairs(x[first], near_threshold, progress=progress)
     near_pairs = first[near_pairs]
-    blank = np.flatnonzero(flat.std(axis=1) < blank_std)
+    blank = np.flatnonzero(x.reshape(len(x), -1).std(axis=1) < blank_std)
     return AuditResult(
         source=dataset.source, rows=len(x), exact_groups=exact_groups, near_pairs=near_pairs,
         near_similarity=near_similarity, blank=blank, usage=dataset.usage, labels=dataset.y,
@@ -154,7 +153,6 @@ def audit_table(result):
     ]
     table = pd.DataFrame(rows, columns=["finding", "count", "note"])
     table.insert(2, "share", [count / n if n else float("nan") for count in table["count"]])
-    table.loc[0, "share"] = 1.0
     return table
 
 

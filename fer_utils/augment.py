@@ -18,8 +18,7 @@ import numpy as np
 from keras import ops
 
 from fer_utils import IMAGE_SIZE
-
-TTA_MODES = ("none", "flip", "ten_crop")
+from fer_utils.config import TTA_MODES
 
 
 class RandomAffine(keras.layers.Layer):

@@ -175,7 +175,7 @@ def build_parser():
     predict.add_argument("--run", required=True, help="run directory printed by `fer-workbook train`")
     predict.add_argument("--data", required=True, help="data file or folder to predict")
     predict.add_argument("--out", required=True, help="output csv (id,label)")
-    predict.add_argument("--tta", choices=("none", "flip", "ten_crop"),
+    predict.add_argument("--tta", choices=config_module.TTA_MODES,
                          help="test-time augmentation (default: the run's, e.g. ten_crop for the cpu profile)")
     predict.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
     predict.set_defaults(handler=cmd_predict)

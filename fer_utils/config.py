@@ -4,7 +4,7 @@ import dataclasses
 import json
 
 PROFILE_NAMES = ("quick", "cpu", "full")
-TTA_MODES = ("none", "flip", "ten_crop")  # as fer_utils.augment.TTA_MODES (config imports nothing heavy)
+TTA_MODES = ("none", "flip", "ten_crop")  # test-time augmentation modes (fer_utils.augment.views)
 
 
 @dataclasses.dataclass(frozen=True)

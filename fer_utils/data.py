@@ -161,6 +161,18 @@ def load(path, *, cache=True, cache_dir=None, resize=False, progress=True):
                    form=form, content_hash=content_hash)
 
 
+def pixel_keys(x):
+    """One opaque, hashable, sortable key per image: equal keys <=> pixel-identical images.
+
+    Args:
+        x: (N, 48, 48, 1) uint8 images.
+    Returns:
+        (N,) numpy void array (use with ``np.unique``).
+    """
+    flat = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1))
+    return flat.view(np.dtype((np.void, flat.shape[1])))[:, 0]
+
+
 def combine(datasets):
     """One dataset of several sources' rows, in order (e.g. ML2017 train.csv and test.csv, to audit both).
 
@@ -211,8 +223,7 @@ def train_val_split(dataset, val_fraction=0.1, seed=0):
     is_val[val] = True
     # a face that is pixel-identical to a training face would flatter validation (FER2013 holds ~1,200
     # such copies in Training): a duplicate set with any member in train goes to train entirely
-    flat = np.ascontiguousarray(dataset.x[training].reshape(len(training), -1))
-    _, group = np.unique(flat.view(np.dtype((np.void, flat.shape[1])))[:, 0], return_inverse=True)
+    _, group = np.unique(pixel_keys(dataset.x[training]), return_inverse=True)
     group_in_train = np.bincount(group, weights=~is_val) > 0
     deduplicated = is_val & ~group_in_train[group]
     if deduplicated.any():
