@@ -100,6 +100,9 @@ def test_small_chunks_parse_the_same_and_keep_line_numbers(tmp_path, monkeypatch
     rows[11] = rows[11].replace(" 255 ", " 256 ", 1)
     with pytest.raises(data.DataError, match=r"train\.csv\.gz, line 13: .*'256'"):
         load(ml2017_train_csv(tmp_path / "train.csv.gz", True, rows), tmp_path, cache=False)
+    rows[4] = "9" + rows[4][1:]  # chunks are parsed in parallel: the first bad line of the file is still the one named
+    with pytest.raises(data.DataError, match=r"train\.csv\.gz, line 6: label '9'"):
+        load(ml2017_train_csv(tmp_path / "train.csv.gz", True, rows), tmp_path, cache=False)
 
 
 def make_folders(root):
