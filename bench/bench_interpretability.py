@@ -1,6 +1,6 @@
 """Batched interpretability against per-item Python loops, measured in one run and printed as ratios.
 
-Usage: python bench/bench_interpretability.py [--filters 32] [--steps 16] [--images 16] [--layers conv1_2,conv3_2]
+Usage: python bench/bench_interpretability.py [--filters 32] [--steps 16] [--images 16] [--layers conv2_1,conv3_2]
 Feature visualisation: all filters of a layer in one batch against one filter at a time through
 the same compiled step graph (``batch_size=1``; warmed up first, so tracing is not counted),
 against a Python loop of ``filter_images`` calls, and against that loop run eagerly (the same code
@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--filters", type=int, default=32, help="filters per layer (capped at its width)")
     parser.add_argument("--steps", type=int, default=16, help="ascent steps per filter")
     parser.add_argument("--images", type=int, default=16, help="faces for the saliency timings")
-    parser.add_argument("--layers", default="conv1_2,conv3_2", help="comma-separated conv layers of vgg_small")
+    parser.add_argument("--layers", default="conv2_1,conv3_2", help="comma-separated conv layers of vgg_small")
     args = parser.parse_args()
 
     import keras
