@@ -156,20 +156,40 @@ def misclassified(y_true, y_pred, probabilities, limit=24):
 TEST_SPLITS = ("PrivateTest", "PublicTest", "Test")
 
 
-def test_split(parts, name=""):
-    """One test split of ``parts`` by name ("" = the first of PrivateTest, PublicTest, Test present).
+def resolve_split(parts, name=""):
+    """The key of the split to analyse: ``name``, or for "" the first labeled one of PrivateTest, PublicTest,
+    Test, else "val" (data with no labeled test split, e.g. the ML2017 train.csv alone).
 
+    Args:
+        parts: {split name: Dataset} from ``train.prepare``.
+        name: a split name, or "" for the default.
     Raises:
         ValueError: the split is absent (the message lists those present).
     """
-    present = [split for split in TEST_SPLITS if split in parts]
     if not name:
-        if not present:
-            raise ValueError(f"no test split in the data (splits: {', '.join(parts)})")
-        name = present[0]
+        labeled = [split for split in TEST_SPLITS if split in parts and parts[split].labeled]
+        if labeled:
+            return labeled[0]
+        if "val" not in parts:
+            raise ValueError(f"no labeled test or validation split in the data (splits: {', '.join(parts)})")
+        return "val"
     if name not in parts:
         raise ValueError(f"split={name!r} is not in the data; present: {', '.join(parts)}")
-    return parts[name]
+    return name
+
+
+def test_split(parts, name=""):
+    """The Dataset of ``resolve_split(parts, name)``."""
+    return parts[resolve_split(parts, name)]
+
+
+def split_title(name):
+    """How the report names a split's faces: "PrivateTest test faces", "held-out validation faces", ..."""
+    if name == "val":
+        return "held-out validation faces (no labeled test split in the data; checkpoints were chosen on them)"
+    if name == "train":
+        return "training faces"
+    return f"{name} test faces"
 
 
 def per_class_table(metrics):

@@ -81,11 +81,22 @@ def test_per_class_sample_is_seeded_and_capped():
     np.testing.assert_array_equal(sample, evaluate.per_class_sample(y_true, 4, seed=1))
 
 
-def test_test_split_defaults_to_private_and_names_what_is_present():
-    parts = {"train": 1, "val": 2, "PublicTest": 3, "PrivateTest": 4}
-    assert evaluate.test_split(parts) == 4 and evaluate.test_split(parts, "PublicTest") == 3
+def test_test_split_defaults_to_a_labeled_test_split_then_validation():
+    from fer_utils import data
+
+    def part(label):
+        return data.Dataset(x=np.zeros((2, 48, 48, 1), np.uint8), y=np.full(2, label), usage=np.full(2, "Test"),
+                            ids=np.arange(2), source="s", form="f", content_hash="h")
+
+    parts = {"train": part(0), "val": part(1), "PublicTest": part(2), "PrivateTest": part(3)}
+    assert evaluate.test_split(parts) is parts["PrivateTest"] and evaluate.test_split(parts, "PublicTest").y[0] == 2
     with pytest.raises(ValueError, match="PublicTest"):
         evaluate.test_split(parts, "Test")
+    ml2017 = {"train": part(0), "val": part(1), "Test": part(-1)}  # train.csv + the unlabeled test.csv
+    assert evaluate.resolve_split(ml2017) == "val" and evaluate.test_split(ml2017) is ml2017["val"]
+    assert "validation" in evaluate.split_title("val") and evaluate.split_title("PrivateTest").startswith("PrivateTest")
+    with pytest.raises(ValueError, match="no labeled test or validation split"):
+        evaluate.resolve_split({"train": part(0)})
 
 
 def test_describe_test_accuracy_averages_public_and_private():
