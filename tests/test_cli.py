@@ -20,6 +20,17 @@ def test_every_subcommand_has_help(command):
     assert exit_info.value.code == 0
 
 
+def test_train_help_names_every_preset_and_each_profiles_default(capsys):
+    from fer_utils import config, models
+
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert all(name in text for name in models.PRESETS)
+    for profile in config.PROFILE_NAMES:
+        assert f"{config.resolve(profile).model} for {profile}" in text
+
+
 def test_data_prints_rows_per_split_and_class(tmp_path, capsys):
     path = synth.write_csv(tmp_path / "fer2013.csv", n=140, seed=1, progress=False)
     assert cli.main(["--quiet", "data", str(path)]) == 0
