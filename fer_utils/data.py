@@ -12,7 +12,6 @@ import sys
 import tempfile
 import warnings
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from tqdm import tqdm
 try:  # ISA-L inflates ~1.6x faster than zlib (a pinned dependency; zlib when it is missing, e.g. under conda)
     from isal import isal_zlib as inflate
 except ImportError:  # pragma: no cover
-    inflate = zlib
+    import zlib as inflate
 
 from fer_utils import CLASS_NAMES, IMAGE_SIZE, NUM_PIXELS, paths
 
@@ -305,9 +304,9 @@ def _read_header(raw, source):
     head = raw[:1 << 16]
     if raw[:2] == b"\x1f\x8b":
         try:
-            decompressor = zlib.decompressobj(wbits=31)
+            decompressor = inflate.decompressobj(wbits=31)
             head = decompressor.decompress(head, 1 << 16)
-        except zlib.error as error:
+        except inflate.error as error:
             raise DataError(f"{source}: corrupt gzip data ({error})") from None
         if b"\n" not in head and len(raw) <= 1 << 16 and not decompressor.eof:
             raise DataError(f"{source}: the gzip data is truncated")
@@ -345,6 +344,19 @@ def _parse_csv(raw, source, form, columns, progress):
     # numpy releases the GIL on big arrays: chunks are parsed on every core while a thread gunzips ahead;
     # results are taken in file order, so the first bad line of the file is the error raised
     workers = os.cpu_count() or 1
+
+    def collect(ready):
+        """Move parsed chunks from the front of the queue into parts while ready(); on an error cancel the rest."""
+        while pending and ready():
+            future, offset = pending.popleft()
+            try:
+                parts.append(future.result())
+            except DataError:
+                for later, _ in pending:
+                    later.cancel()
+                raise
+            bar.update(offset - bar.n)
+
     pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="parse")
     with bar, pool, contextlib.closing(_line_chunks(raw, source)) as chunks:
         for text, raw_offset in chunks:
@@ -354,19 +366,8 @@ def _parse_csv(raw, source, form, columns, progress):
             if text:
                 pending.append((pool.submit(_parse_lines, text, next_line, columns, pixel_column, source), raw_offset))
                 next_line += text.count(b"\n")
-            while pending and (pending[0][0].done() or len(pending) > 2 * workers):
-                future, offset = pending.popleft()
-                parts.append(future.result())
-                bar.update(offset - bar.n)
-        while pending:
-            future, offset = pending.popleft()
-            try:
-                parts.append(future.result())
-            except DataError:
-                for later, _ in pending:
-                    later.cancel()
-                raise
-            bar.update(offset - bar.n)
+            collect(lambda: pending[0][0].done() or len(pending) > 2 * workers)
+        collect(lambda: True)
     if not parts:
         raise DataError(f"{source}, line 2: no data rows after the header {','.join(columns)!r}")
     fields = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
@@ -394,7 +395,7 @@ def _line_chunks(raw, source):
         return
     chunks = _whole_lines(_gunzip(raw, source))
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gunzip")  # runs the next() calls in order
-    try:  # zlib releases the GIL: a few chunks are gunzipped ahead while the caller parses
+    try:  # inflating releases the GIL: a few chunks are gunzipped ahead while the caller parses
         ahead = collections.deque(pool.submit(next, chunks, None) for _ in range(8))
         while (chunk := ahead.popleft().result()) is not None:
             ahead.append(pool.submit(next, chunks, None))
