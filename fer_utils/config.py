@@ -50,7 +50,7 @@ PROFILES = {
     # (no warm-up or label smoothing: they slowed the first epochs of so short a run; the synthetic faces
     # already vary in pose, and rotate/zoom resampling blurs their 1-2 px cues: flip + shift only)
     "quick": {"model": "vgg_small", "max_train_rows": 8000, "epochs": 10, "patience": 10,
-              "learning_rate": 2e-3, "warmup_epochs": 0.0, "label_smoothing": 0.0, "time_budget": 2.0,
+              "learning_rate": 2e-3, "warmup_epochs": 0.0, "label_smoothing": 0.0, "time_budget": 1.5,
               "rotation": 0.0, "zoom": 0.0, "shift": 0.05},
     # real data, no GPU: the best accuracy in an hour on a 2-core CPU. The cosine schedule is fitted into the
     # time budget, so it anneals fully however fast the machine is; 40 epochs is the cap on a fast one

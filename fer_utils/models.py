@@ -222,8 +222,8 @@ PRESETS = {
     "vgg_fast": lambda **kw: vgg(**{"convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0, "name": "vgg_fast", **kw}),
     # the quick profile's model; no dropout: with spatial dropout 0.1 it sat on a predict-"happy" plateau for
     # 3 of its 7 budgeted epochs (44.8 % PrivateTest), without it 75.0 % in 6 epochs. One conv at 48x48, as in
-    # vgg_fast: 461 images/s instead of 248 with two, so a 2-minute budget trains 7 epochs (76.0 % PrivateTest
-    # on the synthetic set) where two convs reached 69.5 % in 4 (73.6 % in 3 minutes)
+    # vgg_fast: 461 images/s instead of 248 with two, so a 2-minute budget trained 7 epochs (76.0 % PrivateTest
+    # on the first synthetic set) where two convs reached 69.5 % in 4 (73.6 % in 3 minutes)
     "vgg_small": lambda **kw: vgg(**{"widths": (16, 32, 64), "convs_per_stage": (1, 2, 2), "dropout_rate": 0.0,
                                      "dense_units": 0, "name": "vgg_small", **kw}),
 }

@@ -2,9 +2,12 @@
 
 # Each face is an identity (face shape, skin, hair, glasses, feature sizes) showing its class's EMFACS
 # prototype (Friesen & Ekman, EMFACS-7, 1983; action units as in Ekman & Friesen, FACS, 1978) at a
-# continuous intensity, plus small action-unit leakage, then posed, lit, blurred, occluded and noised by
-# draws that never depend on the class. Rendering is vectorised over a batch: soft shapes are evaluated
-# on a fixed canonical pixel grid, then each face is resampled through its inverse pose transform.
+# continuous intensity, plus small action-unit leakage, then textured, posed, lit, occluded, blurred,
+# tone-mapped and noised by draws that never depend on the class. The nuisance ranges (exposure, contrast,
+# tone curve, shading, grain) are as wide as FER2013's: with the narrow ranges of the first version, models
+# trained on these faces did not recognise real ones (README, "How realistic is the synthetic set?").
+# Rendering is vectorised over a batch: soft shapes are evaluated on a fixed canonical pixel grid, then
+# each face is resampled through its inverse pose transform.
 
 import functools
 import gzip
@@ -35,8 +38,8 @@ CLASS_ACTION_UNITS = {
     "neutral": {},
 }
 # Expression intensity ~ Beta(a, b) per class: many faces are subtle, smiles tend to be broad.
-INTENSITY_BETA = {"angry": (1.6, 1.4), "disgust": (1.6, 1.4), "fear": (1.6, 1.4), "happy": (2.6, 1.2),
-                  "sad": (1.3, 1.6), "surprise": (2.0, 1.3), "neutral": (1.0, 1.0)}
+INTENSITY_BETA = {"angry": (2.2, 1.2), "disgust": (2.2, 1.2), "fear": (2.2, 1.2), "happy": (3.0, 1.0),
+                  "sad": (2.0, 1.3), "surprise": (2.6, 1.1), "neutral": (1.0, 1.0)}
 LEAKAGE_PROBABILITY, LEAKAGE_MAX = 0.2, 0.35  # stray action units in any face, neutral included
 
 #: Face regions of the canonical (unposed) face, as (row0, row1, col0, col1) half-open pixel ranges.
@@ -122,13 +125,13 @@ def _sample_params(labels, rng):
         p[f"au{unit}"] = np.clip(strength + leakage, 0.0, 1.3)
     # Identity: geometry in canonical pixels, tones in gray levels.
     p["face_center_row"] = np.clip(normal(26.1, 0.6, n), 24.6, 27.6)
-    p["face_half_width"] = np.clip(normal(20.0, 1.2, n), 17.0, 23.0)
+    p["face_half_width"] = np.clip(normal(21.5, 1.5, n), 18.0, 25.0)
     p["face_half_height"] = np.clip(normal(25.3, 1.2, n), 23.0, 28.0)
     p["chin_taper"] = uniform(0.15, 0.4, n)
-    p["skin_tone"] = uniform(85, 215, n)
+    p["skin_tone"] = uniform(90, 235, n)
     p["hair_tone"] = np.where(chance(0.15), uniform(120, 200, n), uniform(10, 110, n))
     p["hair_density"] = np.where(chance(0.08), 0.0, uniform(0.75, 1.0, n))
-    p["hairline_row"] = uniform(2.5, 11.8, n)
+    p["hairline_row"] = uniform(-3.0, 9.0, n)
     p["hair_volume"] = uniform(0.5, 4.0, n)
     p["hair_length_row"] = uniform(18, 52, n)
     p["eye_row"] = p["face_center_row"] - 7.3 + np.clip(normal(0, 0.5, n), -1.2, 1.2)
@@ -150,8 +153,14 @@ def _sample_params(labels, rng):
     p["mouth_half_width"] = np.clip(normal(8.2, 0.5, n), 7.0, 9.5)
     p["upper_lip"] = uniform(1.0, 1.6, n)
     p["lower_lip"] = uniform(1.4, 2.4, n)
-    p["lip_darkness"] = uniform(0.1, 0.3, n)
+    p["lip_darkness"] = uniform(0.2, 0.5, n)
     p["mouth_curve"] = np.clip(normal(0, 0.35, n), -1.0, 1.0)  # resting corner height: up (+) or down (-)
+    p["feature_dark"] = uniform(0.2, 0.5, n)  # tone of brows and lid lines as a share of the skin's
+    p["socket_depth"] = uniform(0.25, 0.55, n)  # darkening of the eye sockets under the brow ridge
+    p["sclera_tone"] = uniform(0.85, 1.2, n)  # eye whites relative to the skin (they read dim at 48 px)
+    p["roundness"] = uniform(0.2, 0.6, n)  # darkening towards the face outline
+    p["head_texture"] = uniform(0, 10, n)  # smooth blotches on skin, hair and clothes, in gray levels
+    p["head_grain"] = uniform(0, 8, n)  # fine (1 px) grain: pores, stubble, JPEG blocks
     p["glasses"] = chance(0.12)
     p["glasses_tone"] = uniform(5, 90, n)
     # Pose, scene and camera: independent of the class.
@@ -164,11 +173,12 @@ def _sample_params(labels, rng):
     p["background_texture"] = uniform(0, 8, n)
     p["clothes_tone"] = uniform(10, 230, n)
     p["light_angle"] = uniform(0, 2 * np.pi, n)
-    p["light_strength"] = uniform(0, 0.2, n)
-    p["contrast"] = uniform(0.9, 1.1, n)
-    p["brightness"] = normal(0, 5, n)
-    p["blur_sigma"] = uniform(0.05, 0.5, n)
-    p["noise_sigma"] = uniform(0.5, 3, n)
+    p["light_strength"] = uniform(0, 0.5, n)
+    p["contrast"] = np.exp(uniform(np.log(0.7), np.log(1.6), n))
+    p["brightness"] = normal(0, 18, n)
+    p["blur_sigma"] = uniform(0.05, 1.2, n)
+    p["noise_sigma"] = uniform(1, 6, n)
+    p["gamma"] = np.exp(uniform(np.log(0.6), np.log(1.6), n))  # the camera's tone curve
     p["occlusion"] = np.where(chance(0.05), 1 + chance(0.4), 0)  # 0 none, 1 blob (hand), 2 bar
     p["occlusion_row"] = uniform(8, 44, n)
     p["occlusion_col"] = uniform(6, 42, n)
@@ -206,7 +216,7 @@ def _head(p):
     hair_back = p["hair_density"] * hair_shape * _soft(p["hair_length_row"] - rows)
     hairline = p["hairline_row"] + 9.0 * (side / width) ** 3  # lower at the temples
     hair_front = p["hair_density"] * hair_shape * _soft(hairline - rows)
-    shading = 1.0 - 0.3 * np.minimum(radius, 1.2) ** 4  # rounder look: darker towards the outline
+    shading = 1.0 - p["roundness"] * np.minimum(radius, 1.2) ** 4  # rounder look: darker towards the outline
     for layer, tone in ((clothes, p["clothes_tone"]), (neck, 0.78 * skin), (hair_back, p["hair_tone"]),
                         (face, skin * shading), (hair_front, p["hair_tone"])):
         _paint(gray, layer, tone)
@@ -234,7 +244,7 @@ def _brows(canvas, bare_skin, rows, cols, side, p, au):
     brow_center = inner_row + (outer_row - inner_row) * along - 4.0 * arch * along * (1.0 - along)
     thickness = (p["brow_thickness"] + 0.8 * au[4]) * (1.15 - 0.4 * along)
     brow = _soft(thickness / 2 - np.abs(rows - brow_center)) * _between(along * length, 0.0, length)
-    _paint(canvas, p["brow_density"] * brow, np.minimum(p["hair_tone"], 0.4 * skin))
+    _paint(canvas, p["brow_density"] * brow, np.minimum(p["hair_tone"], p["feature_dark"] * skin))
     # AU4 vertical furrows between the brows, AU1/AU2 horizontal lines across the forehead.
     furrow = _gauss(side - 1.3, 0.6) * _between(rows, inner_row - 0.5, inner_row + 3.5)
     glabella = _gauss(side, 2.5) * _gauss(rows - inner_row - 1.0, 2.0)  # shadow between lowered brows
@@ -247,14 +257,14 @@ def _eyes(canvas, bare_skin, rows, cols, side, p, au):
     """Eyes, cheeks, glasses (AU5 widens the eyes, AU6 and AU7 narrow them from below, AU6 lifts cheeks)."""
     skin, eye_row, spacing, half_width = p["skin_tone"], p["eye_row"], p["eye_spacing"], p["eye_half_width"]
     socket = _gauss(side - spacing, 4.5) * _gauss(rows - eye_row + 0.8, 2.6)
-    canvas *= 1.0 - 0.18 * socket * bare_skin  # shadow under the brow ridge
+    canvas *= 1.0 - p["socket_depth"] * socket * bare_skin  # shadow under the brow ridge
     across = (side - spacing) / half_width  # -1..1 over each eye
     lid_profile = np.sqrt(np.maximum(1.0 - across**2, 0.0))
     upper = np.maximum(p["eye_upper"] + 1.8 * au[5] - 0.35 * au[4] - 0.45 * au[7] - 0.2 * au[6], 0.3)
     lower = np.maximum(p["eye_lower"] - 0.6 * au[7] - 0.5 * au[6], 0.2)
     top, bottom = eye_row - upper * lid_profile, eye_row + lower * lid_profile
     aperture = _between(rows, top, bottom) * _soft((1.0 - np.abs(across)) * half_width)
-    _paint(canvas, aperture, np.minimum(0.4 * skin + 130.0, 235.0))
+    _paint(canvas, aperture, np.minimum(p["sclera_tone"] * skin, 235.0))
     gaze_col = cols - _CENTER - p["gaze"]
     iris_col = np.minimum(np.abs(gaze_col + spacing), np.abs(gaze_col - spacing))
     iris_distance = np.sqrt(iris_col**2 + (rows - eye_row - 0.2) ** 2)
@@ -262,7 +272,7 @@ def _eyes(canvas, bare_skin, rows, cols, side, p, au):
     lid_window = _soft((1.15 - np.abs(across)) * half_width)
     upper_lid = 0.9 * _gauss(rows - top + 0.2, 0.9) * lid_window
     lower_lid = _gauss(rows - bottom - 0.2, 0.5) * lid_window
-    _paint(canvas, upper_lid, np.minimum(p["iris_tone"], 0.3 * skin))
+    _paint(canvas, upper_lid, np.minimum(p["iris_tone"], 0.75 * p["feature_dark"] * skin))
     _paint(canvas, (0.2 + 0.5 * np.minimum(au[6] + au[7], 1.0)) * lower_lid, 0.6 * skin)
     cheek = _gauss(side - spacing - 0.5, 3.5) * _gauss(rows - eye_row - 4.5 + au[6], 2.0)
     _paint(canvas, 0.7 * au[6] * cheek, np.minimum(1.25 * skin, 250.0))
@@ -371,13 +381,18 @@ def _gaussian_matrices(sigma):
 
 @functools.lru_cache(maxsize=4)
 def _noise_banks(seed):
-    """Seeded (white, smooth) noise banks, each (NOISE_BANK_SIZE, 48, 48) float32 with unit spread."""
+    """Seeded (white, smooth, fine) noise banks, each (NOISE_BANK_SIZE, 48, 48) float32 with unit spread.
+
+    smooth is white noise blurred with sigma 3 px (blotches, background), fine with sigma 1 px (grain).
+    """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-    white = rng.standard_normal((2, NOISE_BANK_SIZE, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    blur = _gaussian_matrices(np.full(NOISE_BANK_SIZE, 3.0, np.float32))
-    smooth = blur @ white[1] @ blur.transpose(0, 2, 1)
-    smooth /= smooth.std(axis=(1, 2), keepdims=True)
-    return white[0], smooth
+    white = rng.standard_normal((3, NOISE_BANK_SIZE, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    banks = [white[0]]
+    for field, sigma in ((white[1], 3.0), (white[2], 1.0)):
+        blur = _gaussian_matrices(np.full(NOISE_BANK_SIZE, sigma, np.float32))
+        blurred = blur @ field @ blur.transpose(0, 2, 1)
+        banks.append(blurred / blurred.std(axis=(1, 2), keepdims=True))
+    return tuple(banks)
 
 
 def render(params, seed=0):
@@ -392,11 +407,14 @@ def render(params, seed=0):
     integer_names = ("label", "noise_index", "noise_shift_row", "noise_shift_col", "texture_index")
     p = {name: np.asarray(value, np.float32)[:, None, None]  # (B, 1, 1) each, broadcast over pixels
          for name, value in params.items() if name not in integer_names}
-    white, smooth = _noise_banks(seed)
+    white, smooth, fine = _noise_banks(seed)
     gray, alpha = _head(p)  # (B, 48, 48) each, canonical frame
     gray, alpha = _pose([gray, alpha], p)
     shifts = params["noise_shift_col"], params["noise_shift_row"]  # swapped: texture and noise do not align
     texture = _bank_sample(smooth, params["texture_index"], *shifts)
+    head_texture = _bank_sample(smooth, params["noise_index"], params["noise_shift_row"], params["noise_shift_col"])
+    grain = _bank_sample(fine, params["texture_index"], params["noise_shift_row"], params["noise_shift_col"])
+    gray = gray + p["head_texture"] * head_texture + p["head_grain"] * grain
     image = alpha * gray + (1.0 - alpha) * (p["background_tone"] + p["background_texture"] * texture)
     angle = p["light_angle"]
     gradient = (np.cos(angle) * (_COLS - _CENTER) + np.sin(angle) * (_ROWS - _CENTER)) / IMAGE_SIZE * 2.0
@@ -412,6 +430,7 @@ def render(params, seed=0):
     _paint(image, occluder, p["occlusion_tone"])
     blur = _gaussian_matrices(np.asarray(params["blur_sigma"], np.float32))
     image = blur @ image @ blur.transpose(0, 2, 1)
+    image = 255.0 * (np.clip(image, 0.0, 255.0) / 255.0) ** p["gamma"]  # tone curve, then exposure
     image = (image - 128.0) * p["contrast"] + 128.0 + p["brightness"]
     noise = _bank_sample(white, params["noise_index"], params["noise_shift_row"], params["noise_shift_col"])
     image += p["noise_sigma"] * p["noise_sign"] * noise
