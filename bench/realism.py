@@ -24,10 +24,11 @@ def report(title, labels, predicted):
     """Print accuracy, macro recall, per-class recall and the share of each predicted class."""
     from fer_utils import CLASS_NAMES
 
-    recall = [float((predicted[labels == c] == c).mean()) for c in range(len(CLASS_NAMES)) if (labels == c).any()]
+    recall = [float((predicted[labels == c] == c).mean()) if (labels == c).any() else float("nan")
+              for c in range(len(CLASS_NAMES))]  # nan for a class the faces do not hold
     majority = np.bincount(labels).max() / len(labels)
     print(f"{title}: accuracy {np.mean(predicted == labels):.1%} (chance {1 / len(CLASS_NAMES):.1%}, "
-          f"majority class {majority:.1%}), macro recall {np.mean(recall):.3f}, {len(labels):,} faces")
+          f"majority class {majority:.1%}), macro recall {np.nanmean(recall):.3f}, {len(labels):,} faces")
     print("  recall   " + "  ".join(f"{name} {value:.2f}" for name, value in zip(CLASS_NAMES, recall)))
     share = np.bincount(predicted, minlength=len(CLASS_NAMES)) / len(predicted)
     print("  predicted" + "  ".join(f" {name} {value:.2f}" for name, value in zip(CLASS_NAMES, share)), flush=True)
