@@ -6,7 +6,7 @@ Usage: python bench/realism.py --real PATH [--profile cpu] [--minutes 8] [--real
    and time budget, then score every labeled face of the real file (none of them was seen in training).
 2. real -> synthetic (with --real-run): score a run trained on real FER2013 (e.g. `fer-workbook train
    --profile cpu --data train.csv.gz`) on the synthetic PrivateTest faces.
-Prints accuracy, macro recall and per-class recall next to chance (1/7) and the majority-class share.
+Prints accuracy, macro-F1, macro recall and per-class recall next to chance (1/7) and the majority-class share.
 Needs real labeled FER2013, so it is a benchmark, never a test. Runs go to a temporary folder.
 """
 
@@ -20,18 +20,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 
-def report(title, labels, predicted):
-    """Print accuracy, macro recall, per-class recall and the share of each predicted class."""
-    from fer_utils import CLASS_NAMES
+def report(title, split, labels, predicted):
+    """Print fer_utils.evaluate's metrics line, with macro recall, chance, the majority class and the predicted shares."""
+    from fer_utils import CLASS_NAMES, evaluate
 
-    recall = [float((predicted[labels == c] == c).mean()) if (labels == c).any() else float("nan")
-              for c in range(len(CLASS_NAMES))]  # nan for a class the faces do not hold
+    metrics = evaluate.classification_metrics(labels, predicted)
+    recall = [values["recall"] for values in metrics["per_class"].values() if values["support"]]
     majority = np.bincount(labels).max() / len(labels)
-    print(f"{title}: accuracy {np.mean(predicted == labels):.1%} (chance {1 / len(CLASS_NAMES):.1%}, "
-          f"majority class {majority:.1%}), macro recall {np.nanmean(recall):.3f}, {len(labels):,} faces")
-    print("  recall   " + "  ".join(f"{name} {value:.2f}" for name, value in zip(CLASS_NAMES, recall)))
+    print(f"{title}: macro recall {np.mean(recall):.3f}; chance {1 / len(CLASS_NAMES):.1%}, "
+          f"majority class {majority:.1%}")
+    print("  " + evaluate.metrics_line(split, metrics).strip())
     share = np.bincount(predicted, minlength=len(CLASS_NAMES)) / len(predicted)
-    print("  predicted" + "  ".join(f" {name} {value:.2f}" for name, value in zip(CLASS_NAMES, share)), flush=True)
+    print("  predicted shares: " + "  ".join(f"{name} {value:.2f}" for name, value in zip(CLASS_NAMES, share)),
+          flush=True)
 
 
 def main(argv=None):
@@ -56,11 +57,11 @@ def main(argv=None):
         run = train.train(settings, dataset=synthetic, runs_dir=runs, progress=True)
         accuracy = run.metrics["splits"]["PrivateTest"]["accuracy"]
         print(f"synthetic PrivateTest accuracy of that model: {accuracy:.1%}")
-        report("trained on synthetic, tested on real", real.y, run.predict_probabilities(real.x, tta="none").argmax(1))
+        report("trained on synthetic, tested on real", "real", real.y, run.predict_probabilities(real.x, tta="none").argmax(1))
     if args.real_run:
         real_run = train.load_run(args.real_run)
         test = synthetic.split("PrivateTest")
-        report("trained on real, tested on synthetic PrivateTest", test.y,
+        report("trained on real, tested on synthetic PrivateTest", "synthetic", test.y,
                real_run.predict_probabilities(test.x, tta="flip").argmax(1))
 
 

@@ -157,8 +157,9 @@ def build_parser():
     train = commands.add_parser("train", help="train a model (or reuse the finished run); prints the run directory last",
                                 description="Train a model preset under a profile. Settings merge in this order: "
                                             "defaults, the profile, --param, then the explicit flags.")
+    defaults = ", ".join(f"{config_module.resolve(name).model} for {name}" for name in config_module.PROFILE_NAMES)
     train.add_argument("--model", help="model preset: vgg, vgg_fast, vgg_small, seed2017, or dnn with --match "
-                       "(default: the profile's, vgg_small for quick, vgg_fast for cpu, vgg for full)")
+                       f"(default: the profile's, {defaults})")  # preset names typed: importing models loads Keras
     train.add_argument("--match", help="for --model dnn: the CNN preset whose parameter count to match")
     train.add_argument("--data", help="data file or folder (default: the embedded synthetic set)")
     train.add_argument("--profile", default="quick", choices=config_module.PROFILE_NAMES, help="settings profile (default quick)")
