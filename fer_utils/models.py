@@ -8,7 +8,7 @@ inside the model, ends with a layer named ``logits`` (pre-softmax scores, used b
 import math
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from fer_utils import IMAGE_SIZE, NUM_CLASSES, NUM_PIXELS
 
@@ -17,6 +17,44 @@ INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 # Keras's default momentum 0.99 they still carry ~13 % of their initial values after 200 steps, and
 # inference (which uses them) falls to chance while training accuracy looks fine.
 BN_MOMENTUM = 0.9
+
+
+@keras.saving.register_keras_serializable(package="fer_utils")
+class FusedBatchNormalization(layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` computed by TensorFlow's fused kernel on image batches.
+
+    Keras 3 normalises with separate mean, variance and arithmetic ops, each a pass over the
+    activations; on 2 CPU cores those passes took a third of a ``vgg_fast`` training step. The fused
+    op (oneDNN on CPU, cuDNN on GPU) does it in one pass forward and one backward: 1.3-1.5x the
+    training images/s of ``vgg_fast`` here. The weights, the moving-statistics update and the
+    outputs are those of the parent class; anything else (another backend, a mask, renorm, other
+    than 4-D channels-last input) takes the parent's path. Saved models name this class, so load
+    them after importing ``fer_utils.models``.
+    """
+
+    def _fusable(self, inputs, mask):
+        axis = self.axis if isinstance(self.axis, int) else None
+        return (keras.backend.backend() == "tensorflow" and mask is None and not self.renorm
+                and len(inputs.shape) == 4 and axis in (-1, 3) and self.scale and self.center)
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf  # only on the TensorFlow backend
+
+        x = inputs if inputs.dtype in ("float16", "float32") else ops.cast(inputs, "float32")
+        gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
+        if training and self.trainable:
+            # batch statistics; the returned variance is the unbiased one, as moving averages want
+            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, epsilon=self.epsilon, is_training=True)
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        else:
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, mean=ops.cast(self.moving_mean, "float32"),
+                variance=ops.cast(self.moving_variance, "float32"), epsilon=self.epsilon, is_training=False)
+        return ops.cast(outputs, self.compute_dtype)
 
 
 def _inputs():
@@ -50,7 +88,7 @@ def seed2017():
     for stage, filters in enumerate([32, 64, 128, 256], start=1):
         for index in (1, 2):
             x = layers.Conv2D(filters, 5, padding="valid", name=f"conv{stage}_{index}")(x)
-            x = layers.BatchNormalization(name=f"bn{stage}_{index}")(x)
+            x = FusedBatchNormalization(name=f"bn{stage}_{index}")(x)
             x = layers.ReLU(name=f"relu{stage}_{index}")(x)
         x = layers.MaxPooling2D(3, strides=1, name=f"pool{stage}")(x)
     # side 48 -> 44, 40 -> 38 -> 34, 30 -> 28 -> 24, 20 -> 18 -> 14, 10 -> 8: flatten is 8*8*256 = 16384
@@ -96,7 +134,7 @@ def vgg(widths=(32, 64, 128, 256), dropout_rate=0.3, dense_units=256, convs_per_
     for stage, (filters, count) in enumerate(zip(widths, convs), start=1):
         for index in range(1, count + 1):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{stage}_{index}")(x)
-            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{stage}_{index}")(x)
+            x = FusedBatchNormalization(momentum=BN_MOMENTUM, name=f"bn{stage}_{index}")(x)
             x = layers.ReLU(name=f"relu{stage}_{index}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
         if spatial_dropout_rate:

@@ -104,3 +104,68 @@ def test_readme_model_table_matches_the_code():
         value, unit = re.fullmatch(r"([\d.]+) ([MG])", flops).groups()
         scale = {"M": 1e6, "G": 1e9}[unit]
         assert round(models.flops_per_image(model) / scale, 2 if unit == "G" else 0) == float(value), name
+
+
+def _batch_norm_pair(channels=5, seed=0):
+    """A Keras BatchNormalization and a FusedBatchNormalization with the same (non-trivial) weights."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    reference, fused = keras.layers.BatchNormalization(momentum=0.9), models.FusedBatchNormalization(momentum=0.9)
+    for layer in (reference, fused):
+        layer.build((None, 12, 12, channels))
+    weights = [rng.normal(1.0, 0.3, channels), rng.normal(0.0, 0.3, channels),
+               rng.normal(0.5, 0.2, channels), rng.uniform(0.5, 2.0, channels)]  # gamma, beta, mean, variance
+    for layer in (reference, fused):
+        layer.set_weights([w.astype(np.float32) for w in weights])
+    return reference, fused
+
+
+def test_fused_batch_norm_matches_keras_in_training_and_inference():
+    import tensorflow as tf
+
+    reference, fused = _batch_norm_pair()
+    x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, (16, 12, 12, 5)).astype(np.float32))
+    results = []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.sin(y))
+        grad_x, grad_gamma, grad_beta = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append((y, grad_x, grad_gamma, grad_beta, layer.moving_mean, layer(x, training=False)))
+    for expected, actual in zip(*results):
+        np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=1e-3, atol=1e-3)
+    # moving variance: Keras updates with the biased batch variance, the fused kernel with the unbiased one
+    variance = np.asarray(x).var(axis=(0, 1, 2))
+    start = _batch_norm_pair()[1].moving_variance.numpy()
+    n = 16 * 12 * 12
+    np.testing.assert_allclose(reference.moving_variance.numpy(), 0.9 * start + 0.1 * variance, rtol=1e-4)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), 0.9 * start + 0.1 * variance * n / (n - 1), rtol=1e-4)
+
+
+def test_fused_batch_norm_runs_the_fused_kernel_and_falls_back_elsewhere():
+    import keras
+    import tensorflow as tf
+
+    _, fused = _batch_norm_pair()
+    for training in (True, False):
+        graph = tf.function(lambda x: fused(x, training=training)).get_concrete_function(
+            tf.TensorSpec((None, 12, 12, 5), tf.float32)).graph
+        assert any(op.type.startswith("FusedBatchNorm") for op in graph.get_operations()), training
+    flat = models.FusedBatchNormalization()  # (N, C) input: the parent's path, same numbers
+    x = np.random.default_rng(2).normal(size=(8, 5)).astype(np.float32)
+    reference = keras.layers.BatchNormalization()
+    np.testing.assert_allclose(flat(x, training=True), reference(x, training=True), rtol=1e-5, atol=1e-5)
+
+
+def test_models_with_fused_batch_norm_save_and_load(tmp_path):
+    import keras
+
+    model = models.build("vgg_small")
+    assert any(isinstance(layer, models.FusedBatchNormalization) for layer in model.layers)
+    x = np.random.default_rng(3).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    assert type(loaded.get_layer("bn1_1")) is models.FusedBatchNormalization
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
