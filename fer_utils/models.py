@@ -253,8 +253,8 @@ def flops_per_image(model):
 PRESETS = {
     "seed2017": seed2017,
     "vgg": vgg,
-    # the cpu profile's model: one conv at 48x48 instead of two (18 % fewer FLOPs, but 1.3x the images/s of
-    # vgg on 2 CPU cores, where the 48x48x32 convolutions are memory-bound) and no dropout: in a 25-epoch
+    # the cpu profile's model: one conv at 48x48 instead of two (18 % fewer FLOPs, but 1.7x the training images/s
+    # of vgg on 2 CPU cores, where the 48x48x32 convolutions are memory-bound) and no dropout: in a 25-epoch
     # budget dropout only slowed learning (3 epochs on 8,000 real faces: 46 % validation without, 37 %
     # with 0.1); random erasing regularises instead
     "vgg_fast": lambda **kw: vgg(**{"convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0, "name": "vgg_fast", **kw}),
