@@ -80,7 +80,7 @@ def main():
     methods = {"vanilla": {}, "smoothgrad": {"samples": 16}, "integrated_gradients": {"steps": 16},
                "grad_cam": {}}
     for name, options in methods.items():
-        method = saliency.METHODS[name]
+        method = saliency.methods()[name]
         method(model, faces[:2], **options)  # trace
         batched, _ = timed(method, model, faces, **options)
         def per_face():

@@ -43,23 +43,23 @@ def main(argv=None):
     parser.add_argument("--real-run", help="a run trained on real data, scored on the synthetic PrivateTest")
     args = parser.parse_args(argv)
 
-    from fer_utils import config, data, train
+    from fer_utils import config, data, runs, train
 
     synthetic = train.load_data(None, progress=True)  # the embedded set, written first if missing
     real = data.load(args.real, progress=False)
     real = real.subset(np.flatnonzero(real.y >= 0))
     if not len(real):
         sys.exit(f"{args.real}: no labeled faces")
-    with tempfile.TemporaryDirectory() as runs:
+    with tempfile.TemporaryDirectory() as runs_dir:
         settings = config.resolve(args.profile, time_budget=args.minutes)
         print(f"training {settings.model} ({args.profile} profile, {args.minutes:g} min) on the synthetic set ...",
               flush=True)
-        run = train.train(settings, dataset=synthetic, runs_dir=runs, progress=True)
+        run = train.train(settings, dataset=synthetic, runs_dir=runs_dir, progress=True)
         accuracy = run.metrics["splits"]["PrivateTest"]["accuracy"]
         print(f"synthetic PrivateTest accuracy of that model: {accuracy:.1%}")
         report("trained on synthetic, tested on real", "real", real.y, run.predict_probabilities(real.x, tta="none").argmax(1))
     if args.real_run:
-        real_run = train.load_run(args.real_run)
+        real_run = runs.load_run(args.real_run)
         test = synthetic.split("PrivateTest")
         report("trained on real, tested on synthetic PrivateTest", "synthetic", test.y,
                real_run.predict_probabilities(test.x, tta="flip").argmax(1))

@@ -1,10 +1,10 @@
 """Data audit: exact and near duplicates within and across splits, blank images, class balance.
 
-FER2013 has about 1,850 exact duplicate images, some shared between Training and the test splits
-(a test face seen in training inflates test accuracy) and some carrying different labels; a few
-images are blank or near-constant. ``audit(dataset)`` finds these; ``audit_table`` and
-``describe_audit`` turn the result into the table ``fer-workbook audit`` prints and the sentence
-Q1 quotes.
+FER2013 holds exact duplicate images, some shared between Training and the test splits (a test face
+seen in training inflates test accuracy) and some carrying different labels, and a few blank or
+near-constant images; `fer-workbook audit <file>` counts them. ``audit(dataset)`` finds these;
+``audit_table`` and ``summary`` turn the result into the table ``fer-workbook audit`` prints and the
+numbers of the sentence Q1 quotes (``narrative.audit``).
 """
 
 import dataclasses
@@ -183,25 +183,21 @@ def balance_table(result):
     return share.rename(columns={name: f"{name} %" for name in classes}).mul(100).round(1)
 
 
-def describe_audit(result):
-    """One or two sentences with the audit's numbers, for the report."""
-    n = result.rows
-    cross = result.exact_cross_split()
-    parts = [f"The audit of {n:,} images found {result.exact_extra_copies:,} exact duplicate copies "
-             f"({result.exact_extra_copies / n:.1%}) in {len(result.exact_groups):,} sets"]
-    if cross:
-        parts.append(f"{len(cross):,} of them spanning two splits")
-    conflicts = result.exact_label_conflicts()
-    if conflicts:
-        parts.append(f"{len(conflicts):,} with conflicting labels")
-    sentence = ", ".join(parts) + "; "
-    sentence += (f"{len(result.near_pairs):,} near-duplicate pairs ({len(result.near_cross_split()):,} across splits) "
-                 f"and {len(result.blank):,} blank or near-constant images.")
+def summary(result):
+    """The audit's findings as numbers, for the report's sentence.
+
+    Returns:
+        {"rows", "exact_copies", "exact_sets", "cross_split_sets", "label_conflict_sets", "near_pairs",
+         "near_cross_split", "blank", "rarest": {"class", "count", "share"} or None without labels}.
+    """
+    rarest = None
     counts = result.counts
-    if "all" in counts.index:
-        classes = [name for name in CLASS_NAMES if name in counts.columns]
+    classes = [name for name in CLASS_NAMES if name in counts.columns]
+    if "all" in counts.index and counts.loc["all", classes].sum() > 0:
         totals = counts.loc["all", classes]
-        rare = totals.idxmin()
-        sentence += (f" The rarest class is {rare} with {int(totals[rare]):,} images "
-                     f"({totals[rare] / totals.sum():.1%} of the labeled ones).")
-    return sentence
+        name = totals.idxmin()
+        rarest = {"class": name, "count": int(totals[name]), "share": float(totals[name] / totals.sum())}
+    return {"rows": result.rows, "exact_copies": int(result.exact_extra_copies), "exact_sets": len(result.exact_groups),
+            "cross_split_sets": len(result.exact_cross_split()),
+            "label_conflict_sets": len(result.exact_label_conflicts()), "near_pairs": len(result.near_pairs),
+            "near_cross_split": len(result.near_cross_split()), "blank": len(result.blank), "rarest": rarest}

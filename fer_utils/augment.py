@@ -21,6 +21,33 @@ from fer_utils import IMAGE_SIZE
 from fer_utils.config import TTA_MODES
 
 
+def affine_rows(angle, scale, shift_x, shift_y, side, mirror=1.0, array_module=ops):
+    """Projective transform rows for a rotation and zoom about the image centre, a mirror and a shift.
+
+    Each row [a0, a1, a2, b0, b1, b2, 0, 0] maps an output pixel (x, y) to the input pixel
+    (a0 x + a1 y + a2, b0 x + b1 y + b2), the convention of ``ImageProjectiveTransformV3`` and
+    ``keras.ops.image.affine_transform``: input = R(angle) M (p - c) / scale + c + shift.
+
+    Args:
+        angle: rotation in radians, any shape S (tensor or array).
+        scale: zoom factor, shape S; > 1 zooms in.
+        shift_x, shift_y: shift in pixels, shape S.
+        side: the image side in pixels; the centre c is ((side - 1) / 2, (side - 1) / 2).
+        mirror: -1 to mirror left-right, 1 not to, shape S or a scalar.
+        array_module: ``keras.ops`` for tensors (inside a tf.data or Keras graph) or ``numpy``.
+    Returns:
+        (*S, 8) rows in the arrays' dtype.
+    """
+    cos, sin = array_module.cos(angle) / scale, array_module.sin(angle) / scale
+    a0, a1 = cos * mirror, -sin
+    b0, b1 = sin * mirror, cos
+    centre = (side - 1) / 2.0
+    a2 = centre + shift_x - (a0 + a1) * centre
+    b2 = centre + shift_y - (b0 + b1) * centre
+    zeros = array_module.zeros_like(a0)
+    return array_module.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=-1)
+
+
 class RandomAffine(keras.layers.Layer):
     """Per-image random horizontal flip, rotation, zoom and shift in one bilinear resampling.
 
@@ -51,14 +78,7 @@ class RandomAffine(keras.layers.Layer):
         shift_x = uniform(-self.shift, self.shift) * side
         shift_y = uniform(-self.shift, self.shift) * side
         mirror = ops.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0) if self.flip else ops.ones((batch_size,))
-        cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
-        a0, a1 = cos * mirror, -sin                                       # input = A (p - c) + c + shift
-        b0, b1 = sin * mirror, cos
-        centre = (side - 1) / 2.0
-        a2 = centre + shift_x - (a0 + a1) * centre
-        b2 = centre + shift_y - (b0 + b1) * centre
-        zeros = ops.zeros((batch_size,))
-        return ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        return affine_rows(angle, scale, shift_x, shift_y, side, mirror)
 
     def call(self, images, training=True):
         if not training:

@@ -1,33 +1,32 @@
 """The ``fer-workbook`` command: parse arguments, merge profile and overrides, call fer_utils."""
 
 import argparse
+import inspect
 import os
 import sys
 from pathlib import Path
 
 from fer_utils import config as config_module
-from fer_utils import paths
+from fer_utils import errors, paths
+
+#: Exit codes: bad input (a file, a path, a setting), an operation that failed (a notebook, a write), Ctrl-C.
+EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
-class UserError(Exception):
-    """Bad input from the command line; printed as one line, exit code 2."""
+def _default(function, name):
+    """The library's default of ``function``'s parameter ``name`` (the CLI restates no default)."""
+    return inspect.signature(function).parameters[name].default
 
 
 def _parse_params(pairs):
-    """``["epochs=3", "seed=1"]`` -> typed overrides (see fer_utils.config.parse_value)."""
-    overrides = {}
-    for pair in pairs or []:
-        key, separator, text = pair.partition("=")
-        if not separator:
-            raise UserError(f"--param {pair}: expected KEY=VALUE")
-        overrides[key.strip()] = config_module.parse_value(key.strip(), text)
-    return overrides
+    """``["epochs=3", "seed=1"]`` -> typed training overrides (``config.parse_pairs``, ``config.parse_value``)."""
+    return {key: config_module.parse_value(key, text) for key, text in config_module.parse_pairs(pairs).items()}
 
 
 def cmd_synth(args):
     from fer_utils import synth
 
-    path = synth.write_csv(paths.resolve(args.out) if args.out else None, n=args.rows, seed=args.seed,
+    path = synth.write_csv(Path(args.out) if args.out else None, n=args.rows, seed=args.seed,
                            progress=not args.quiet)
     print(path)
 
@@ -35,7 +34,7 @@ def cmd_synth(args):
 def cmd_data(args):
     from fer_utils import data
 
-    dataset = data.load(args.path, resize=args.resize, progress=not args.quiet)
+    dataset = data.load(args.path, resize=args.resize, skip_unreadable=args.skip_unreadable, progress=not args.quiet)
     print(f"{dataset.source}: {dataset.form} form, {len(dataset):,} rows, sha256 {dataset.content_hash[:12]}")
     print(dataset.counts().to_string())
 
@@ -66,17 +65,17 @@ def cmd_train(args):
 
 
 def cmd_predict(args):
-    from fer_utils import data, evaluate, train
+    from fer_utils import data, evaluate, predict, runs
 
-    run = train.load_run(args.run)
-    dataset = data.load(args.data, resize=args.resize, progress=not args.quiet)
+    run_directory = paths.resolve(args.run)
+    inputs = [paths.resolve(args.data), *(run_directory.iterdir() if run_directory.is_dir() else [])]
+    predict.check_out(args.out, inputs)  # before the minutes of predicting
+    run = runs.load_run(args.run)
+    dataset = data.load(args.data, resize=args.resize, skip_unreadable=args.skip_unreadable,
+                        progress=not args.quiet)
     tta = args.tta or run.tta
     predicted = run.predict_probabilities(dataset.x, tta=tta).argmax(axis=1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w") as handle:
-        handle.write("id,label\n")
-        handle.writelines(f"{identifier},{label}\n" for identifier, label in zip(dataset.ids, predicted))
+    out = predict.write_submission(args.out, dataset, predicted, inputs=inputs)
     labeled = dataset.y >= 0
     for usage in dataset.usages:
         rows = labeled & (dataset.usage == usage)
@@ -86,9 +85,10 @@ def cmd_predict(args):
 
 
 def cmd_audit(args):
-    from fer_utils import audit, data
+    from fer_utils import audit, data, narrative
 
-    dataset = data.combine([data.load(path, resize=args.resize, progress=not args.quiet) for path in args.paths])
+    dataset = data.combine([data.load(path, resize=args.resize, skip_unreadable=args.skip_unreadable,
+                                      progress=not args.quiet) for path in args.paths])
     result = audit.audit(dataset, near_threshold=args.near_threshold, blank_std=args.blank_std,
                          progress=not args.quiet)
     table = audit.audit_table(result)
@@ -98,7 +98,7 @@ def cmd_audit(args):
     print("class share per usage (%):")
     print(audit.balance_table(result).to_string())
     print()
-    print(audit.describe_audit(result))
+    print(narrative.audit(audit.summary(result)))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -109,11 +109,8 @@ def cmd_audit(args):
 def cmd_run(args):
     from fer_utils import report
 
-    texts = dict(pair.partition("=")[::2] for pair in args.param or [])
-    if any("=" not in pair for pair in args.param or []):
-        raise UserError("--param: expected KEY=VALUE")
     chapters = report.notebooks()
-    parameters = report.coerce_parameters(texts, chapters)
+    parameters = report.coerce_parameters(config_module.parse_pairs(args.param), chapters)
     parameters.setdefault("profile", args.profile)
     if args.data:
         parameters["data_path"] = str(paths.resolve(args.data))
@@ -121,18 +118,36 @@ def cmd_run(args):
         print(path)
 
 
+def cmd_runs(args):
+    from fer_utils import runs
+
+    pruning = args.prune or args.dry_run
+    rows = runs.prune(args.runs_dir, dry_run=args.dry_run) if pruning else runs.list_runs(args.runs_dir)
+    if rows:
+        print(runs.runs_table(rows).to_string(index=False))
+    if pruning:
+        print(f"{len(rows)} stale run(s) {'would be deleted (run with --prune)' if args.dry_run else 'deleted'}")
+    elif not rows:
+        print(f"no runs in {args.runs_dir or paths.RUNS_DIR}")
+
+
 def cmd_render(args):
     from fer_utils import report
 
     html_path, pdf_path = report.render(args.executed, args.out, name=args.name, student_id=args.student_id,
-                                        department=args.department, pdf=not args.no_pdf)
+                                        department=args.department, pdf=not args.no_pdf,
+                                        collaborators=args.collaborators)
     print(html_path)
     if pdf_path:
         print(pdf_path)
 
 
 def build_parser():
-    """The argument parser of ``fer-workbook`` and its subcommands."""
+    """The argument parser of ``fer-workbook`` and its subcommands (defaults read from the library)."""
+    from fer_utils import audit as audit_module
+    from fer_utils import report as report_module
+    from fer_utils import synth as synth_module
+
     parser = argparse.ArgumentParser(
         prog="fer-workbook",
         description="FER2013 course-report workbook: data, synthetic faces, training, prediction, the report.",
@@ -143,8 +158,10 @@ def build_parser():
     synth = commands.add_parser("synth", help="write the seeded synthetic face set (fer2013.csv form)",
                                 description="Write the seeded synthetic FER-like face set in the Kaggle fer2013.csv form.")
     synth.add_argument("--out", help=f"output file (default {paths.SYNTHETIC_CSV.relative_to(paths.PROJECT_ROOT)})")
-    synth.add_argument("--rows", type=int, default=35887, help="number of faces (default: FER2013's 35,887)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--rows", type=int, default=_default(synth_module.write_csv, "n"),
+                       help="number of faces (default: FER2013's %(default)s)")
+    synth.add_argument("--seed", type=int, default=_default(synth_module.write_csv, "seed"),
+                       help="random seed (default %(default)s)")
     synth.set_defaults(handler=cmd_synth)
 
     data = commands.add_parser("data", help="load and validate a data set; print rows per split and class",
@@ -152,6 +169,8 @@ def build_parser():
                                            "image folders; .gz allowed), validate it and print a table.")
     data.add_argument("path", help="fer2013.csv, train.csv, test.csv (optionally .gz) or an image folder")
     data.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    data.add_argument("--skip-unreadable", action="store_true",
+                     help="skip files of an image folder that are not readable images, with a warning listing them")
     data.set_defaults(handler=cmd_data)
 
     train = commands.add_parser("train", help="train a model (or reuse the finished run); prints the run directory last",
@@ -162,7 +181,8 @@ def build_parser():
                        f"(default: the profile's, {defaults})")  # preset names typed: importing models loads Keras
     train.add_argument("--match", help="for --model dnn: the CNN preset whose parameter count to match")
     train.add_argument("--data", help="data file or folder (default: the embedded synthetic set)")
-    train.add_argument("--profile", default="quick", choices=config_module.PROFILE_NAMES, help="settings profile (default quick)")
+    train.add_argument("--profile", default=config_module.DEFAULT_PROFILE, choices=config_module.PROFILE_NAMES,
+                       help="settings profile (default %(default)s)")
     train.add_argument("--time-budget", type=float, help="minutes of training before stopping with the best weights")
     train.add_argument("--seed", type=int, help="random seed")
     train.add_argument("--param", action="append", metavar="KEY=VALUE", help="override any setting, e.g. epochs=3 (repeatable)")
@@ -180,6 +200,8 @@ def build_parser():
     predict.add_argument("--tta", choices=config_module.TTA_MODES,
                          help="test-time augmentation (default: the run's, e.g. ten_crop for the cpu profile)")
     predict.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    predict.add_argument("--skip-unreadable", action="store_true",
+                        help="skip files of an image folder that are not readable images, with a warning listing them")
     predict.set_defaults(handler=cmd_predict)
 
     audit = commands.add_parser("audit", help="find duplicates, blank images and class imbalance in a data set",
@@ -187,30 +209,45 @@ def build_parser():
                                             "across e.g. train.csv and test.csv are found): exact and near duplicates "
                                             "within and across splits, blank or near-constant images, class balance.")
     audit.add_argument("paths", nargs="+", metavar="PATH", help="fer2013.csv, train.csv, test.csv (optionally .gz) or an image folder")
-    audit.add_argument("--near-threshold", type=float, default=0.98,
+    audit.add_argument("--near-threshold", type=float, default=_default(audit_module.audit, "near_threshold"),
                        help="pixel correlation from which two images count as near duplicates (default 0.98)")
-    audit.add_argument("--blank-std", type=float, default=3.0,
+    audit.add_argument("--blank-std", type=float, default=_default(audit_module.audit, "blank_std"),
                        help="pixel standard deviation (grey levels) below which an image counts as blank (default 3)")
     audit.add_argument("--out", help="also write the rows involved (kind, group, row, usage, label) to this csv")
     audit.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    audit.add_argument("--skip-unreadable", action="store_true",
+                      help="skip files of an image folder that are not readable images, with a warning listing them")
     audit.set_defaults(handler=cmd_audit)
 
     run = commands.add_parser("run", help="execute the five question notebooks in order with papermill",
                               description="Execute notebooks/NN-*.ipynb in order on the project's kernel, writing "
                                           "executed copies to report/executed (never over the committed notebooks).")
-    run.add_argument("--profile", default="quick", choices=config_module.PROFILE_NAMES, help="training profile (default quick)")
+    run.add_argument("--profile", default=config_module.DEFAULT_PROFILE, choices=config_module.PROFILE_NAMES,
+                     help="training profile (default %(default)s)")
     run.add_argument("--data", help="data file or folder (default: the embedded synthetic set)")
     run.add_argument("--param", action="append", metavar="KEY=VALUE",
                      help="a notebook parameter, e.g. model=seed2017 (repeatable; see papermill --help-notebook)")
     run.add_argument("--out", help="folder for the executed notebooks (default report/executed)")
     run.set_defaults(handler=cmd_run)
 
+    runs = commands.add_parser("runs", help="list saved training runs; --prune deletes those the code no longer produces",
+                               description="List the run directories (model, profile, data origin, validation "
+                                           "accuracy, date, size, state). A run is stale when the current code would "
+                                           "name it differently: the model architecture, the training code or the "
+                                           "settings changed since it was trained.")
+    runs.add_argument("--prune", action="store_true", help="delete the stale runs")
+    runs.add_argument("--dry-run", action="store_true", help="list the stale runs --prune would delete")
+    runs.add_argument("--runs-dir", help=f"runs folder (default {paths.RUNS_DIR})")
+    runs.set_defaults(handler=cmd_runs)
+
     render = commands.add_parser("render", help="turn the executed notebooks into report/report.html and .pdf",
                                  description="Render the executed notebooks into one report, code hidden, HTML and "
                                              "PDF (the PDF needs Chromium or Chrome and a CJK font).")
-    render.add_argument("--name", default="(fill in)", help="your name for the header")
-    render.add_argument("--student-id", default="(fill in)", help="your student ID for the header")
-    render.add_argument("--department", default="(fill in)", help="your department for the header")
+    render.add_argument("--name", default=report_module.PLACEHOLDER, help="your name for the header")
+    render.add_argument("--student-id", default=report_module.PLACEHOLDER, help="your student ID for the header")
+    render.add_argument("--department", default=report_module.PLACEHOLDER, help="your department for the header")
+    render.add_argument("--collaborators", default=report_module.PLACEHOLDER,
+                        help="who you worked with, for the header and each question (e.g. \"none\")")
     render.add_argument("--executed", help="folder of executed notebooks (default report/executed)")
     render.add_argument("--out", help="output folder (default report/)")
     render.add_argument("--no-pdf", action="store_true", help="HTML only")
@@ -219,20 +256,32 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of ``fer-workbook``; returns the exit code (2 on bad input)."""
+    """Entry point of ``fer-workbook``; returns the exit code.
+
+    Bad input (``fer_utils.errors.InputError``: a file, path, setting or parameter) prints one line and exits
+    with 2; a failed notebook or an OS error (disk full, permission) one line and 1; Ctrl-C one line and 130.
+    Anything else is a bug and keeps its traceback (so does everything with ``FER_DEBUG=1``).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from fer_utils.data import DataError
     from fer_utils.report import WorkbookError
+
+    def fail(code, message):
+        if os.environ.get("FER_DEBUG"):
+            raise
+        parser.exit(code, f"fer-workbook {args.command}: error: {message}\n")
 
     try:
         args.handler(args)
-    except (UserError, DataError, WorkbookError, ValueError, FileNotFoundError) as error:
-        if os.environ.get("FER_DEBUG"):
-            raise
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        parser.exit(2, f"fer-workbook {args.command}: error: {message}\n")
+    except errors.InputError as error:
+        fail(EXIT_INPUT, str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except WorkbookError as error:
+        fail(EXIT_FAILED, str(error).splitlines()[0])
+    except OSError as error:
+        fail(EXIT_FAILED, f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
+    except KeyboardInterrupt as error:  # runs.Interrupted says after which epoch
+        fail(EXIT_INTERRUPTED, str(error) or "interrupted; run the same command again to resume")
     return 0
 
 

@@ -3,7 +3,10 @@
 import dataclasses
 import json
 
+from fer_utils import errors
+
 PROFILE_NAMES = ("quick", "cpu", "full")
+DEFAULT_PROFILE = "quick"  # the profile of `make report`, the tests and the committed notebooks
 TTA_MODES = ("none", "flip", "ten_crop")  # test-time augmentation modes (fer_utils.augment.views)
 
 
@@ -11,7 +14,7 @@ TTA_MODES = ("none", "flip", "ten_crop")  # test-time augmentation modes (fer_ut
 class Config:
     """Everything a training run depends on besides the data; saved as config.json in the run."""
 
-    profile: str = "quick"          # which profile these values came from (quick, cpu, full)
+    profile: str = DEFAULT_PROFILE  # which profile these values came from (quick, cpu, full)
     model: str = "vgg"              # model preset (fer_utils.models.PRESETS) or "dnn"
     match: str = ""                 # for model="dnn": the preset whose parameter count it matches
     max_train_rows: int = 0         # stratified subsample of the training rows (0 = all)
@@ -68,13 +71,43 @@ _FIELDS = {field.name: field for field in dataclasses.fields(Config)}
 def _check(key, value, where):
     """Return value converted to the field's type, or raise ValueError naming key and source."""
     if key not in _FIELDS:
-        raise ValueError(f"{where}: unknown setting {key!r}; known settings: {', '.join(_FIELDS)}")
+        raise errors.InputError(f"{where}: unknown setting {key!r}; known settings: {', '.join(_FIELDS)}")
     kind = type(_FIELDS[key].default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"{where}: {key} must be {kind.__name__}, got {value!r}")
+        raise errors.InputError(f"{where}: {key} must be {kind.__name__}, got {value!r}")
     return value
+
+
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def parse_text(name, text, type_name):
+    """Convert ``text`` typed on the command line to ``type_name`` (bool, int, float or str).
+
+    The one parser of ``--param`` values, for training settings and notebook parameters alike.
+
+    Args:
+        name: the setting or parameter (for the message).
+        text: the value as typed.
+        type_name: "bool" (true/false, 1/0, yes/no), "int", "float" or "str".
+    Returns:
+        The typed value.
+    Raises:
+        fer_utils.errors.InputError: a value that does not parse as the type.
+    """
+    if type_name == "bool":
+        lowered = text.strip().lower()
+        if lowered not in TRUE_WORDS + FALSE_WORDS:
+            raise errors.InputError(f"--param {name}={text}: expected true or false (or 1/0, yes/no)")
+        return lowered in TRUE_WORDS
+    if type_name in ("int", "float"):
+        try:
+            return {"int": int, "float": float}[type_name](text)
+        except ValueError:
+            raise errors.InputError(f"--param {name}={text}: expected {type_name}") from None
+    return text
 
 
 def parse_value(key, text):
@@ -86,23 +119,29 @@ def parse_value(key, text):
     Returns:
         The typed value.
     Raises:
-        ValueError: unknown key or a value that does not parse as the field's type.
+        fer_utils.errors.InputError: unknown key or a value that does not parse as the field's type.
     """
     if key not in _FIELDS:
-        raise ValueError(f"--param {key}: unknown setting; known settings: {', '.join(_FIELDS)}")
-    kind = type(_FIELDS[key].default)
-    if kind is bool:
-        lowered = text.strip().lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"--param {key}={text}: expected true or false")
-        return lowered in ("true", "1", "yes")
-    try:
-        return kind(text)
-    except ValueError:
-        raise ValueError(f"--param {key}={text}: expected {kind.__name__}") from None
+        raise errors.InputError(f"--param {key}: unknown setting; known settings: {', '.join(_FIELDS)}")
+    return parse_text(key, text, type(_FIELDS[key].default).__name__)
 
 
-def resolve(profile="quick", **overrides):
+def parse_pairs(pairs):
+    """``["epochs=3", "seed=1"]`` -> {"epochs": "3", "seed": "1"} (texts; see ``parse_text``).
+
+    Raises:
+        fer_utils.errors.InputError: an item without "=".
+    """
+    texts = {}
+    for pair in pairs or []:
+        key, separator, text = pair.partition("=")
+        if not separator or not key.strip():
+            raise errors.InputError(f"--param {pair}: expected KEY=VALUE")
+        texts[key.strip()] = text
+    return texts
+
+
+def resolve(profile=DEFAULT_PROFILE, **overrides):
     """Merge, in this order: the defaults, the profile's changes, then ``overrides``.
 
     Args:
@@ -111,10 +150,10 @@ def resolve(profile="quick", **overrides):
     Returns:
         A frozen ``Config``.
     Raises:
-        ValueError: unknown profile, unknown setting or a value of the wrong type.
+        fer_utils.errors.InputError: unknown profile, unknown setting or a value of the wrong type.
     """
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
+        raise errors.InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
     values = {"profile": profile}
     for key, value in PROFILES[profile].items():
         values[key] = _check(key, value, f"profile {profile!r}")
@@ -123,26 +162,15 @@ def resolve(profile="quick", **overrides):
     config = Config(**values)
     for key in ("epochs", "batch_size"):
         if getattr(config, key) < 1:
-            raise ValueError(f"{key}={getattr(config, key)}: must be >= 1")
+            raise errors.InputError(f"{key}={getattr(config, key)}: must be >= 1")
     if not 0.0 < config.val_fraction < 1.0:
-        raise ValueError(f"val_fraction={config.val_fraction}: must be between 0 and 1")
+        raise errors.InputError(f"val_fraction={config.val_fraction}: must be between 0 and 1")
     if config.tta not in TTA_MODES:
-        raise ValueError(f"tta={config.tta!r}: choose one of {', '.join(TTA_MODES)}")
+        raise errors.InputError(f"tta={config.tta!r}: choose one of {', '.join(TTA_MODES)}")
     if config.ensemble < 1:
-        raise ValueError(f"ensemble={config.ensemble}: must be >= 1")
+        raise errors.InputError(f"ensemble={config.ensemble}: must be >= 1")
     if not 0.0 <= config.erasing <= 1.0:
-        raise ValueError(f"erasing={config.erasing}: a probability, must be in [0, 1]")
+        raise errors.InputError(f"erasing={config.erasing}: a probability, must be in [0, 1]")
     if config.time_budget < 0 or config.max_train_rows < 0:
-        raise ValueError("time_budget and max_train_rows must be >= 0 (0 means no limit)")
+        raise errors.InputError("time_budget and max_train_rows must be >= 0 (0 means no limit)")
     return config
-
-
-def describe_profiles():
-    """A Markdown table of the profiles: model, training rows, epochs and time budget."""
-    lines = ["| profile | model | training rows | epochs (at most) | time budget |", "| --- | --- | --- | --- | --- |"]
-    for name in PROFILE_NAMES:
-        config = resolve(name)
-        rows = f"{config.max_train_rows:,}" if config.max_train_rows else "all"
-        budget = f"{config.time_budget:g} min" if config.time_budget else "none"
-        lines.append(f"| `{name}` | `{config.model}` | {rows} | {config.epochs} | {budget} |")
-    return "\n".join(lines)

@@ -8,8 +8,8 @@ import difflib
 import hashlib
 import io
 import os
+import re
 import sys
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,7 +24,7 @@ try:  # ISA-L inflates ~1.6x faster than zlib (a pinned dependency; zlib when it
 except ImportError:  # pragma: no cover
     import zlib as inflate
 
-from fer_utils import CLASS_NAMES, IMAGE_SIZE, NUM_PIXELS, paths
+from fer_utils import CLASS_NAMES, IMAGE_SIZE, NUM_PIXELS, apportion, errors, paths
 
 #: Usage values in their canonical order; "Test" marks ML2017 test.csv rows and a test/ image folder.
 USAGES = ("Training", "PublicTest", "PrivateTest", "Test")
@@ -41,13 +41,13 @@ SPLIT_FOLDERS = {"train": "Training", "training": "Training", "val": "PublicTest
                  "validation": "PublicTest", "publictest": "PublicTest", "privatetest": "PrivateTest",
                  "test": "Test"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: image paths, skipped files, 16-bit images scaled
 _CHUNK_BYTES = 1 << 19  # parse ~512 KB of text at a time: the working arrays stay in the CPU caches
 _PAD = 3  # spaces put before each chunk: no number ends in its first 3 bytes, so look-behinds stay inside
 SPACE, NEWLINE, COMMA, QUOTE, RETURN = b" \n,\"\r"
 
 
-class DataError(ValueError):
+class DataError(errors.InputError):
     """Unusable input data; the message names the file and line (or the image) and what was expected."""
 
 
@@ -57,7 +57,8 @@ class Dataset:
 
     ``x`` is (N, 48, 48, 1) uint8; ``y`` is (N,) int64 with -1 for unlabeled rows (ML2017 test.csv);
     ``usage`` is (N,) str, one of USAGES; ``ids`` is (N,) int64, the ``id`` column of ML2017 test.csv and
-    the 0-based row or file index otherwise. ``content_hash`` is the sha256 of the source bytes.
+    the 0-based row or file index otherwise. ``content_hash`` is the sha256 of the source bytes. ``paths`` is
+    (N,) str: each image's path relative to the loaded folder (posix), "" for rows read from a CSV file.
     """
 
     x: np.ndarray
@@ -67,10 +68,13 @@ class Dataset:
     source: str
     form: str
     content_hash: str
+    paths: np.ndarray = None  # None: "" for every row
 
     def __post_init__(self):
+        if self.paths is None:
+            object.__setattr__(self, "paths", np.full(len(self.y), "", "<U1"))
         assert self.x.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE, 1) and self.x.dtype == np.uint8, self.x.shape
-        assert len(self.x) == len(self.y) == len(self.usage) == len(self.ids)
+        assert len(self.x) == len(self.y) == len(self.usage) == len(self.ids) == len(self.paths)
 
     def __len__(self):
         return len(self.y)
@@ -96,7 +100,7 @@ class Dataset:
         if index.dtype == bool and index.shape != (len(self),):
             raise ValueError(f"a bool mask must have shape ({len(self)},), got {index.shape}")
         return dataclasses.replace(self, x=self.x[index], y=self.y[index], usage=self.usage[index],
-                                   ids=self.ids[index])
+                                   ids=self.ids[index], paths=self.paths[index])
 
     def split(self, usage):
         """The rows of one usage; DataError naming the usages present if there are none."""
@@ -120,12 +124,14 @@ class Dataset:
         return table
 
 
-def load(path, *, cache=True, cache_dir=None, resize=False, progress=True):
+def load(path, *, cache=True, cache_dir=None, resize=False, skip_unreadable=False, progress=True):
     """Read FER2013 in any of its three forms, gzipped or not; the form is detected from the content.
 
     Forms: the Kaggle ``fer2013.csv`` (``emotion,pixels,Usage``), the ML2017 ``train.csv`` (``label,feature``)
     and ``test.csv`` (``id,feature``, unlabeled, usage "Test"), and image folders ``<root>/<split>/<class>/*.png``
-    (or one split folder). Colour images are converted to grayscale with PIL's ``convert("L")`` (ITU-R 601-2 luma).
+    or, unlabeled (label -1), ``<root>/<split>/*.png`` (or one split folder). Every file in a class or unlabeled
+    split folder is loaded or reported. Colour images are converted to grayscale with PIL's ``convert("L")``
+    (ITU-R 601-2 luma); 16-bit grayscale images are scaled to 8 bits (round(value / 257)).
     Parsed arrays are cached as .npz keyed by form and content hash, so a changed file is parsed again.
 
     Args:
@@ -133,6 +139,8 @@ def load(path, *, cache=True, cache_dir=None, resize=False, progress=True):
         cache: read and write the parsed-array cache.
         cache_dir: the cache folder (default ``paths.CACHE_DIR``).
         resize: resize images that are not 48x48 (bilinear, with one warning) instead of refusing them.
+        skip_unreadable: skip files of an image folder that are not readable images (unsupported types,
+            undecodable), with a warning listing them, instead of refusing the folder.
         progress: show tqdm progress bars on stderr.
     Returns:
         A Dataset.
@@ -141,7 +149,10 @@ def load(path, *, cache=True, cache_dir=None, resize=False, progress=True):
     """
     source = paths.resolve(path)
     if not source.exists():
-        raise DataError(f"{source}: no such file or folder (given as {str(path)!r})")
+        places = paths.candidates(path)
+        looked = "" if len(places) == 1 else (f"; looked for {places[0]} (from the current folder) and "
+                                              f"{places[1]} (from the project root)")
+        raise DataError(f"{places[0] if len(places) == 1 else path}: no such file or folder{looked}")
     if source.is_dir():
         entries, content_hash = _scan_folders(source, progress)
         form = "folders"
@@ -150,10 +161,10 @@ def load(path, *, cache=True, cache_dir=None, resize=False, progress=True):
         content_hash = hashlib.sha256(raw).hexdigest()
         form, header = _read_header(raw, source)
     cache_file = Path(cache_dir or paths.CACHE_DIR) / f"{form}-{content_hash}.npz"
-    arrays = _read_cache(cache_file, resize) if cache else None
+    arrays = _read_cache(cache_file, resize, skip_unreadable) if cache else None
     if arrays is None:
         if form == "folders":
-            arrays = _read_images(entries, source, resize, progress)
+            arrays = _read_images(entries, source, resize, skip_unreadable, progress)
         else:
             arrays = _parse_csv(raw, source, form, header, progress)
         if cache:
@@ -161,8 +172,12 @@ def load(path, *, cache=True, cache_dir=None, resize=False, progress=True):
     if arrays["resized_count"]:
         warnings.warn(f"{source}: resized {int(arrays['resized_count'])} images to 48x48 (bilinear), "
                       f"the first {arrays['first_resized']}", stacklevel=2)
+    if len(arrays["skipped"]):
+        warnings.warn(f"{source}: skipped {_files(len(arrays['skipped']))} that "
+                      f"{'is not a readable image' if len(arrays['skipped']) == 1 else 'are not readable images'} "
+                      f"(skip_unreadable=True): {_listing(arrays['skipped'])}", stacklevel=2)
     return Dataset(x=arrays["x"], y=arrays["y"], usage=arrays["usage"], ids=arrays["ids"], source=str(source),
-                   form=form, content_hash=content_hash)
+                   form=form, content_hash=content_hash, paths=arrays["paths"])
 
 
 def pixel_keys(x):
@@ -196,7 +211,8 @@ def combine(datasets):
     return Dataset(x=np.concatenate([d.x for d in datasets]), y=np.concatenate([d.y for d in datasets]),
                    usage=np.concatenate([d.usage for d in datasets]).astype(str),
                    ids=np.concatenate([d.ids for d in datasets]), source=" + ".join(d.source for d in datasets),
-                   form="+".join(d.form for d in datasets), content_hash=content_hash)
+                   form="+".join(d.form for d in datasets), content_hash=content_hash,
+                   paths=np.concatenate([d.paths for d in datasets]).astype(str))
 
 
 def train_val_split(dataset, val_fraction=0.1, seed=0):
@@ -280,16 +296,7 @@ def subsample(dataset, n, seed=0):
 def _stratified_pick(strata, total, rng, at_least_one=False):
     """Indices of `total` rows drawn per stratum in proportion (largest remainders), shuffled per stratum."""
     _, inverse, sizes = np.unique(strata, return_inverse=True, return_counts=True)
-    quota = sizes * total / sizes.sum()  # (S,) exact proportional share
-    take = np.floor(quota).astype(np.int64)
-    if at_least_one:
-        take = np.maximum(take, 1)
-    for stratum in np.argsort(-(quota - take), kind="stable"):  # hand out the rest, biggest remainder first
-        if take.sum() >= total:
-            break
-        take[stratum] += take[stratum] < sizes[stratum]
-    while take.sum() > total:  # at_least_one overshot: trim the strata furthest above their share
-        take[np.argmax(np.where(take > 1, take - quota, -np.inf))] -= 1
+    take = apportion.largest_remainder(sizes, total, at_least_one)  # (S,) within sizes, as total <= len(strata)
     picked = [rng.permutation(np.flatnonzero(inverse == stratum))[:count] for stratum, count in enumerate(take)]
     return np.sort(np.concatenate(picked))
 
@@ -348,12 +355,16 @@ def _parse_csv(raw, source, form, columns, progress):
     def collect(ready):
         """Move parsed chunks from the front of the queue into parts while ready(); on an error cancel the rest."""
         while pending and ready():
-            future, offset = pending.popleft()
+            future, offset, text, first_line = pending.popleft()
             try:
                 parts.append(future.result())
-            except DataError:
-                for later, _ in pending:
+            except DataError as error:
+                for later, *_ in pending:
                     later.cancel()
+                if "id" in names and getattr(error, "line", None):  # an id repeated above the bad line comes first
+                    rows_above = text[:_line_start(text, error.line - first_line)]
+                    above = [_parse_lines(rows_above, first_line, columns, pixel_column, source)] if rows_above else []
+                    _check_unique_ids(np.concatenate([part["id"] for part in parts + above] or [[]]), source)
                 raise
             bar.update(offset - bar.n)
 
@@ -364,7 +375,8 @@ def _parse_csv(raw, source, form, columns, progress):
                 text = text[text.find(b"\n") + 1:]
                 next_line = 2
             if text:
-                pending.append((pool.submit(_parse_lines, text, next_line, columns, pixel_column, source), raw_offset))
+                pending.append((pool.submit(_parse_lines, text, next_line, columns, pixel_column, source), raw_offset,
+                                text, next_line))
                 next_line += text.count(b"\n")
             collect(lambda: pending[0][0].done() or len(pending) > 2 * workers)
         collect(lambda: True)
@@ -373,6 +385,17 @@ def _parse_csv(raw, source, form, columns, progress):
     fields = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     count = len(fields["x"])
     ids = fields.get("id", np.arange(count, dtype=np.int64))
+    _check_unique_ids(ids, source)
+    labels = fields.get("emotion", fields.get("label"))
+    return {"x": fields["x"].reshape(count, IMAGE_SIZE, IMAGE_SIZE, 1),
+            "y": labels if labels is not None else np.full(count, -1, np.int64),
+            "usage": fields.get("usage", np.full(count, "Test" if form == "ml2017-test" else "Training", "<U11")),
+            "ids": ids, "paths": np.full(count, "", "<U1"), "resized_count": 0, "first_resized": "",
+            "skipped": np.zeros(0, "<U1")}
+
+
+def _check_unique_ids(ids, source):
+    """Raise DataError naming the first data line (line 2 = row 0) whose id repeats an earlier line's id."""
     order = np.argsort(ids, kind="stable")
     repeated = np.flatnonzero(ids[order][1:] == ids[order][:-1])  # later rows that repeat an id
     if len(repeated):
@@ -380,11 +403,17 @@ def _parse_csv(raw, source, form, columns, progress):
         first = np.flatnonzero(ids == ids[row])[0]
         raise DataError(f"{source}, line {row + 2}: id {ids[row]} repeats the id of line {first + 2}; "
                         "ids must be unique")
-    labels = fields.get("emotion", fields.get("label"))
-    return {"x": fields["x"].reshape(count, IMAGE_SIZE, IMAGE_SIZE, 1),
-            "y": labels if labels is not None else np.full(count, -1, np.int64),
-            "usage": fields.get("usage", np.full(count, "Test" if form == "ml2017-test" else "Training", "<U11")),
-            "ids": ids, "resized_count": 0, "first_resized": ""}
+
+
+def _line_start(text, index):
+    """The byte offset where the 0-based line `index` of text starts."""
+    return 0 if index <= 0 else int(np.flatnonzero(np.frombuffer(text, np.uint8) == NEWLINE)[index - 1]) + 1
+
+
+def _quote(content, limit=80):
+    """A bad field for an error message: repr of its text, cut to `limit` bytes with "…" and its length."""
+    text = repr(bytes(content[:limit]).decode("utf-8", "replace"))
+    return text if len(content) <= limit else f"{text}… ({len(content):,} bytes)"
 
 
 def _line_chunks(raw, source):
@@ -419,6 +448,9 @@ def _gunzip(raw, source):
             start -= len(decompressor.unused_data)
             if not raw[start:].strip(b"\0"):
                 return
+            if raw[start:start + 2] != b"\x1f\x8b":  # not another gzip member
+                raise DataError(f"{source}: {len(raw) - start:,} bytes of trailing data after the gzip stream "
+                                f"(from byte {start:,}); the file was damaged or appended to: compress the CSV again")
     except inflate.error as error:
         raise DataError(f"{source}: corrupt gzip data ({error})") from None
 
@@ -456,7 +488,9 @@ def _parse_lines(text, first_line, columns, pixel_column, source):
     line_stops = line_ends - ((line_ends > line_starts) & (buffer[line_ends - 1] == RETURN))  # (L,) before "\r\n"
 
     def fail(row, message):
-        raise DataError(f"{source}, line {first_line + row}: {message}")
+        error = DataError(f"{source}, line {first_line + row}: {message}")
+        error.line = first_line + row
+        raise error
 
     header = ",".join(columns)
     commas = np.flatnonzero(buffer == COMMA)  # (C,)
@@ -464,6 +498,8 @@ def _parse_lines(text, first_line, columns, pixel_column, source):
     wrong = (line_stops == line_starts) | (fields_found != len(columns))  # (L,)
     if wrong.any():
         row = np.argmax(wrong)
+        if row:  # the lines above may hold another kind of error: the first bad line of the file is the one named
+            _parse_lines(text[:line_starts[row]], first_line, columns, pixel_column, source)
         found = "an empty line" if line_stops[row] == line_starts[row] else f"{fields_found[row]} fields"
         fail(row, f"found {found}, expected {len(columns)} comma-separated fields ({header})")
     field_starts = np.column_stack([line_starts, commas.reshape(len(line_ends), -1) + 1])  # (L, F)
@@ -473,7 +509,7 @@ def _parse_lines(text, first_line, columns, pixel_column, source):
     field_starts, field_stops = field_starts + quoted, field_stops - quoted
 
     def field_text(row, column):
-        return text[field_starts[row, column]:field_stops[row, column]].decode("utf-8", "replace")
+        return _quote(memoryview(text)[field_starts[row, column]:field_stops[row, column]])
 
     problems = []  # (row, message) of the first bad row per check; the earliest is raised
     result = {}
@@ -496,7 +532,7 @@ def _parse_lines(text, first_line, columns, pixel_column, source):
             expected = f"one of {', '.join(_CSV_USAGES)}"
         if not valid.all():
             row = np.argmin(valid)
-            problems.append((row, f"{name} {field_text(row, column)!r} is not {expected}"))
+            problems.append((row, f"{name} {field_text(row, column)} is not {expected}"))
 
     pixel_starts, pixel_stops = field_starts[:, pixel_column] + _PAD, field_stops[:, pixel_column] + _PAD  # (L,)
     pixels_name = columns[pixel_column]
@@ -508,8 +544,8 @@ def _parse_lines(text, first_line, columns, pixel_column, source):
         token_stop = text.find(b" ", position - _PAD, stop)
         token_stop = stop if token_stop < 0 else token_stop
         index = len(text[start:token_start].split()) + 1
-        token = text[token_start:token_stop].decode("utf-8", "replace")
-        problems.append((row, f"{pixels_name} value {index} is {token!r}, expected an integer 0-255 "
+        token = _quote(memoryview(text)[token_start:token_stop])
+        problems.append((row, f"{pixels_name} value {index} is {token}, expected an integer 0-255 "
                               "(values separated by spaces)"))
 
     # Keep only the pixel fields: everything else becomes a space. (B + PAD + 1,) bytes
@@ -577,17 +613,24 @@ def _split_usage(name):
 
 
 def _scan_folders(root, progress):
-    """Find <root>/<split>/<class>/<image> (or <root>/<class>/<image>); return (entries, content sha256).
+    """Find <root>/<split>/<class>/<file> and unlabeled <root>/<split>/<file> (or the same with root one split).
 
-    Entries are (path, usage, label), ordered by usage (canonical order), label and path; the hash covers the
-    sorted relative paths and bytes of every image, and the bytes are kept for decoding: (path, usage, label, bytes).
+    Every file in a class folder (at any depth) or an unlabeled split folder is an entry, whatever its type,
+    so that none is skipped without a word; hidden files and folders (".name") are ignored.
+    Returns:
+        (entries, content sha256). Entries are (path, usage, label, bytes) ordered by usage (canonical order),
+        label (-1 for unlabeled) and path; bytes is None for a file whose type is not one of IMAGE_SUFFIXES. The
+        hash covers the sorted relative paths and bytes (for other files, the size) of every entry.
     """
-    expected = (f"expected <split>/<class>/<image> with split folders {', '.join(sorted(SPLIT_FOLDERS))} and class "
-                f"folders {', '.join(CLASS_NAMES)} (any case) or 0-6; images {', '.join(IMAGE_SUFFIXES)}")
-    folders = [item for item in sorted(root.iterdir()) if item.is_dir() and not item.name.startswith(".")]
-    if any(_class_index(folder.name) is not None for folder in folders):  # root is one split folder
-        if _split_usage(root.name) is None:
-            raise DataError(f"{root}: a folder of class folders, but its name {root.name!r} is not a split name, so "
+    expected = (f"expected <split>/<class>/<image> (or <split>/<image> for unlabeled images) with split folders "
+                f"{', '.join(sorted(SPLIT_FOLDERS))} and class folders {', '.join(CLASS_NAMES)} (any case) or 0-6; "
+                f"images {', '.join(IMAGE_SUFFIXES)}")
+    items = [item for item in sorted(root.iterdir()) if not item.name.startswith(".")]
+    folders = [item for item in items if item.is_dir()]
+    if any(_class_index(folder.name) is not None for folder in folders) or (items and not folders):
+        if _split_usage(root.name) is None:  # root is one split folder
+            kind = "class folders" if folders else "images"
+            raise DataError(f"{root}: a folder of {kind}, but its name {root.name!r} is not a split name, so "
                             f"its usage is unknown; name it one of {', '.join(sorted(SPLIT_FOLDERS))}")
         split_folders = [root]
     else:
@@ -595,89 +638,143 @@ def _scan_folders(root, progress):
             if _split_usage(folder.name) is None:
                 raise DataError(f"{folder}: unknown split folder {folder.name!r}; {expected}")
         split_folders = folders
+    if not split_folders:
+        raise DataError(f"{root}: no images found; {expected}")
     found = []  # (path, usage, label)
     for split_folder in split_folders:
-        for item in sorted(split_folder.iterdir()):
-            if item.name.startswith("."):
-                continue
+        usage = _split_usage(split_folder.name)
+        items = [item for item in sorted(split_folder.iterdir()) if not item.name.startswith(".")]
+        class_folders = [item for item in items if item.is_dir()]
+        in_split = []
+        if not class_folders:  # unlabeled: every file of the split folder
+            in_split = [(item, usage, -1) for item in items if item.is_file()]
+        for item in items:
             if item.is_dir():
                 label = _class_index(item.name)
                 if label is None:
                     raise DataError(f"{item}: unknown class folder {item.name!r}; {expected}")
-                found += [(image, _split_usage(split_folder.name), label) for image in sorted(item.rglob("*"))
-                          if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file()
-                          and not image.name.startswith(".")]
-            elif item.suffix.lower() in IMAGE_SUFFIXES:
+                in_split += [(path, usage, label) for path in sorted(item.rglob("*")) if path.is_file()
+                             and not any(part.startswith(".") for part in path.relative_to(item).parts)]
+            elif class_folders and item.suffix.lower() in IMAGE_SUFFIXES:
                 raise DataError(f"{item}: an image outside a class folder; {expected}")
-    if not found:
-        raise DataError(f"{root}: no images found; {expected}")
+        if not in_split:
+            raise DataError(f"{split_folder}: an empty split folder (no files in it or its class folders); "
+                            "remove it or put its images in")
+        found += in_split
     found.sort(key=lambda entry: (USAGES.index(entry[1]), entry[2], entry[0]))
-    entries = [(path, usage, label, path.read_bytes()) for path, usage, label in
-               tqdm(found, desc=f"reading {root.name}", unit="image", file=sys.stderr, disable=not progress)]
+    entries = [(path, usage, label, path.read_bytes() if path.suffix.lower() in IMAGE_SUFFIXES else None)
+               for path, usage, label in tqdm(found, desc=f"reading {root.name}", unit="image", file=sys.stderr,
+                                              disable=not progress)]
     digest = hashlib.sha256()
-    for relative, content in sorted((path.relative_to(root).as_posix(), content) for path, _, _, content in entries):
+    for relative, content in sorted((path.relative_to(root).as_posix(), content or str(path.stat().st_size).encode())
+                                    for path, _, _, content in entries):
         digest.update(relative.encode() + b"\0" + len(content).to_bytes(8, "little") + content)
     return entries, digest.hexdigest()
 
 
-def _read_images(entries, root, resize, progress):
-    """Decode the scanned images to (N, 48, 48, 1) uint8, converting colour to grayscale."""
+def _read_images(entries, root, resize, skip_unreadable, progress):
+    """Decode the scanned images to (N, 48, 48, 1) uint8, converting colour to grayscale and 16 bits to 8.
+
+    Raises:
+        DataError: files that are not readable images (listed, with the reason), unless skip_unreadable;
+        an image that is not 48x48 unless resize.
+    """
     x = np.empty((len(entries), IMAGE_SIZE, IMAGE_SIZE, 1), np.uint8)
-    resized = []
+    readable = np.ones(len(entries), bool)
+    resized, unreadable = [], []  # unreadable: "relative/path: reason"
     for row, (path, _, _, content) in enumerate(tqdm(entries, desc=f"decoding {root.name}", unit="image",
                                                      file=sys.stderr, disable=not progress)):
+        relative = path.relative_to(root).as_posix()
+        if content is None:
+            readable[row] = False
+            unreadable.append(f"{relative}: unsupported file type {path.suffix.lower() or 'without a suffix'!r} "
+                              f"(images {', '.join(IMAGE_SUFFIXES)})")
+            continue
         try:
             with Image.open(io.BytesIO(content)) as image:
-                image = image.convert("L")
+                image = _grayscale(image)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:  # PIL uses all four
-            raise DataError(f"{path}: unreadable image ({error})") from None
+            readable[row] = False
+            reason = re.sub(r" <_io\.BytesIO object at 0x[0-9a-f]+>", "", str(error))  # PIL names its buffer
+            unreadable.append(f"{relative}: unreadable image ({reason})")
+            continue
         if image.size != (IMAGE_SIZE, IMAGE_SIZE):
             if not resize:
-                raise DataError(f"{path}: image is {image.width}x{image.height} pixels, expected "
-                                f"{IMAGE_SIZE}x{IMAGE_SIZE}; pass resize=True to resize such images (bilinear)")
+                raise DataError(f"{path}: image is {image.width}x{image.height} pixels, expected {IMAGE_SIZE}x"
+                                f"{IMAGE_SIZE}; pass --resize (resize=True) to resize such images (bilinear)")
             image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
             resized.append(path)
         x[row, :, :, 0] = np.asarray(image)
-    return {"x": x, "y": np.array([label for _, _, label, _ in entries], np.int64),
-            "usage": np.array([usage for _, usage, _, _ in entries], "<U11"),
-            "ids": np.arange(len(entries), dtype=np.int64),
-            "resized_count": len(resized), "first_resized": str(resized[0]) if resized else ""}
+    if unreadable and not skip_unreadable:
+        raise DataError(f"{root}: {_files(len(unreadable))} "
+                        f"{'is not a readable image' if len(unreadable) == 1 else 'are not readable images'}: "
+                        f"{_listing(unreadable)}; pass --skip-unreadable (skip_unreadable=True) to skip "
+                        f"{'it' if len(unreadable) == 1 else 'them'} with a warning")
+    if not readable.any():
+        raise DataError(f"{root}: none of its {_files(len(entries))} is a readable image: {_listing(unreadable)}")
+    kept = [entry for entry, keep in zip(entries, readable) if keep]
+    return {"x": x[readable], "y": np.array([label for _, _, label, _ in kept], np.int64),
+            "usage": np.array([usage for _, usage, _, _ in kept], "<U11"),
+            "ids": np.arange(len(kept), dtype=np.int64),
+            "paths": np.array([path.relative_to(root).as_posix() for path, _, _, _ in kept], str),
+            "resized_count": len(resized), "first_resized": str(resized[0]) if resized else "",
+            "skipped": np.array(unreadable, str) if unreadable else np.zeros(0, "<U1")}
+
+
+def _grayscale(image):
+    """A PIL image as 8-bit grayscale ("L"): colour by ITU-R 601-2 luma, 16-bit gray by round(value / 257).
+
+    PIL's own convert("L") clips 16-bit values at 255 (a 16-bit face would come out almost white).
+    """
+    if image.mode.startswith("I"):  # "I;16", "I;16B", ... and "I" (32-bit): 16-bit PNGs open as these
+        values = np.asarray(image, np.float64)  # (H, W)
+        return Image.fromarray(np.clip(np.rint(values / 257), 0, 255).astype(np.uint8), "L")
+    return image.convert("L")
+
+
+def _files(count):
+    return f"{count:,} file" + ("" if count == 1 else "s")
+
+
+def _listing(items, limit=10):
+    """Items joined with "; ", the first `limit` of them, then how many more."""
+    items = list(items)
+    more = f"; … and {len(items) - limit:,} more" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
 
 
 # --------------------------------------------------------------------------------------------------- cache
 
 
-def _read_cache(cache_file, resize):
-    """The arrays cached in cache_file, or None if absent, unreadable or made with resizing not now allowed."""
+def _read_cache(cache_file, resize, skip_unreadable):
+    """The arrays cached in cache_file, or None if absent, of another version, unreadable, or made with
+    resizing or skipping not now allowed."""
     if not cache_file.exists():
         return None
     try:
         with np.load(cache_file, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
+        if int(arrays.pop("version", -1)) != _CACHE_VERSION:
+            return None  # written by another version of this loader: parse again and overwrite
         count = len(arrays["y"])
-        if (int(arrays.pop("version")) != _CACHE_VERSION or arrays["x"].shape != (count, IMAGE_SIZE, IMAGE_SIZE, 1)
-                or arrays["x"].dtype != np.uint8 or arrays["usage"].shape != (count,)
-                or arrays["ids"].shape != (count,)):
+        if (arrays["x"].shape != (count, IMAGE_SIZE, IMAGE_SIZE, 1) or arrays["x"].dtype != np.uint8
+                or arrays["usage"].shape != (count,) or arrays["ids"].shape != (count,)
+                or arrays["paths"].shape != (count,) or arrays["skipped"].ndim != 1):
             raise ValueError("unexpected contents")
         arrays["first_resized"] = str(arrays["first_resized"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         warnings.warn(f"{cache_file}: ignoring an unreadable cache file ({error}); it will be rewritten",
                       stacklevel=3)
         return None
-    return arrays if resize or not arrays["resized_count"] else None
+    if (arrays["resized_count"] and not resize) or (len(arrays["skipped"]) and not skip_unreadable):
+        return None
+    return arrays
 
 
 def _write_cache(cache_file, arrays):
-    """Write arrays to cache_file atomically (temporary file + os.replace); warn instead of failing."""
-    temporary = None
+    """Write arrays to cache_file atomically (paths.atomic_write); warn instead of failing."""
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_file.parent, prefix=cache_file.stem, suffix=".tmp",
-                                         delete=False) as handle:
-            temporary = handle.name
+        with paths.atomic_write(cache_file, "wb") as handle:
             np.savez(handle, version=_CACHE_VERSION, **arrays)
-        os.replace(temporary, cache_file)
     except OSError as error:
         warnings.warn(f"{cache_file}: could not write the cache ({error})", stacklevel=3)
-        if temporary and os.path.exists(temporary):
-            os.remove(temporary)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fer_utils import CLASS_NAMES, NUM_CLASSES, augment
+from fer_utils import CLASS_NAMES, NUM_CLASSES, augment, data, errors
 
 
 def predict_probabilities(model, x, batch_size=256, tta="none"):
@@ -114,28 +114,17 @@ def metrics_line(split, metrics):
 
 
 def confused_pairs(matrix, top=3):
-    """The most-confused class pairs, both directions pooled: (m[i,j] + m[j,i]) / (n_i + n_j).
+    """The most-confused class pairs as a table (see ``confusion_summary``), highest rate first.
 
-    Args:
-        matrix: (7, 7) confusion counts, rows = true class.
-        top: number of pairs to return.
     Returns:
-        A pandas DataFrame (pair, a_as_b, b_as_a, errors, rate), highest rate first.
+        A pandas DataFrame with columns pair ("a / b"), a_as_b, b_as_a, errors, rate.
     """
     import pandas as pd
 
-    matrix = np.asarray(matrix)
-    support = matrix.sum(axis=1)
-    rows = []
-    for first in range(len(matrix)):
-        for second in range(first + 1, len(matrix)):
-            errors = int(matrix[first, second] + matrix[second, first])
-            total = support[first] + support[second]
-            rows.append({"pair": f"{CLASS_NAMES[first]} / {CLASS_NAMES[second]}",
-                         "a_as_b": int(matrix[first, second]), "b_as_a": int(matrix[second, first]),
-                         "errors": errors, "rate": errors / total if total else 0.0})
-    table = pd.DataFrame(rows).sort_values(["rate", "errors"], ascending=False, kind="stable")
-    return table.head(top).reset_index(drop=True)
+    rows = [{"pair": f"{pair['first']} / {pair['second']}", "a_as_b": pair["first_as_second"],
+             "b_as_a": pair["second_as_first"], "errors": pair["errors"], "rate": pair["rate"]}
+            for pair in confusion_summary(matrix, top)["pairs"]]
+    return pd.DataFrame(rows, columns=["pair", "a_as_b", "b_as_a", "errors", "rate"])
 
 
 def misclassified(y_true, y_pred, probabilities, limit=24):
@@ -153,43 +142,37 @@ def misclassified(y_true, y_pred, probabilities, limit=24):
     return wrong[np.argsort(-confidence, kind="stable")][:limit]
 
 
-TEST_SPLITS = ("PrivateTest", "PublicTest", "Test")
+#: The labeled splits a run is tested on, in the canonical order of ``data.USAGES``.
+TEST_SPLITS = data.USAGES[1:]
+#: The split Q3-Q5 analyse when present: PrivateTest, the course's final ranking.
+PREFERRED_SPLIT = "PrivateTest"
 
 
 def resolve_split(parts, name=""):
-    """The key of the split to analyse: ``name``, or for "" the first labeled one of PrivateTest, PublicTest,
-    Test, else "val" (data with no labeled test split, e.g. the ML2017 train.csv alone).
+    """The key of the split to analyse: ``name``, or for "" PrivateTest when labeled, else the first labeled
+    test split, else "val" (data with no labeled test split, e.g. the ML2017 train.csv alone).
 
     Args:
-        parts: {split name: Dataset} from ``train.prepare``.
+        parts: {split name: Dataset} from ``train.prepare`` or ``Run.parts``.
         name: a split name, or "" for the default.
     Raises:
-        ValueError: the split is absent (the message lists those present).
+        fer_utils.errors.InputError: the split is absent (the message lists those present).
     """
     if not name:
         labeled = [split for split in TEST_SPLITS if split in parts and parts[split].labeled]
         if labeled:
-            return labeled[0]
+            return PREFERRED_SPLIT if PREFERRED_SPLIT in labeled else labeled[0]
         if "val" not in parts:
-            raise ValueError(f"no labeled test or validation split in the data (splits: {', '.join(parts)})")
+            raise errors.InputError(f"no labeled test or validation split in the data (splits: {', '.join(parts)})")
         return "val"
     if name not in parts:
-        raise ValueError(f"split={name!r} is not in the data; present: {', '.join(parts)}")
+        raise errors.InputError(f"split={name!r} is not in the data; present: {', '.join(parts)}")
     return name
 
 
 def test_split(parts, name=""):
     """The Dataset of ``resolve_split(parts, name)``."""
     return parts[resolve_split(parts, name)]
-
-
-def split_title(name):
-    """How the report names a split's faces: "PrivateTest test faces", "held-out validation faces", ..."""
-    if name == "val":
-        return "held-out validation faces (no labeled test split in the data; checkpoints were chosen on them)"
-    if name == "train":
-        return "training faces"
-    return f"{name} test faces"
 
 
 def per_class_table(metrics):
@@ -199,35 +182,32 @@ def per_class_table(metrics):
     return pd.DataFrame(metrics["per_class"]).T.astype({"support": int})
 
 
-def describe_test_accuracy(results):
-    """A sentence with the accuracy and macro-F1 on each test split and, with both, their average.
+def confusion_summary(matrix, top=3):
+    """The confusion matrix's findings: the most-confused pairs (both directions pooled, as a share of the two
+    classes' faces: (m[i,j] + m[j,i]) / (n_i + n_j)) and the class recognised worst.
 
     Args:
-        results: {split: classification_metrics(...)} (e.g. ``run.metrics["splits"]``).
+        matrix: (7, 7) confusion counts, rows = true class.
+        top: number of pairs.
+    Returns:
+        {"pairs": [{"first", "second" (class names), "first_as_second", "second_as_first", "errors", "rate"}]
+         highest rate first (ties: more errors, then class order), "worst": {"class", "recall"}} (the worst
+        among classes with faces).
     """
-    tests = [split for split in ("PublicTest", "PrivateTest", "Test") if split in results]
-    if not tests:
-        return "The data has no labeled test split; see the validation accuracy above."
-    parts = [f"{results[s]['accuracy']:.1%} on {s} (macro-F1 {results[s]['macro_f1']:.3f}, n = {results[s]['n']:,})"
-             for s in tests]
-    sentence = "Test accuracy: " + "; ".join(parts) + "."
-    if {"PublicTest", "PrivateTest"} <= set(tests):
-        average = (results["PublicTest"]["accuracy"] + results["PrivateTest"]["accuracy"]) / 2
-        sentence += f" The average of the two, the figure the original report quoted, is {average:.1%}."
-    worst = min(results[tests[0]]["per_class"].items(), key=lambda item: item[1]["recall"])
-    sentence += f" The hardest class on {tests[0]} is *{worst[0]}* (recall {worst[1]['recall']:.1%})."
-    return sentence
-
-
-def describe_confusions(matrix, top=3):
-    """A sentence naming the most-confused pairs with their rates and counts."""
-    pairs = confused_pairs(matrix, top)
-    described = [f"*{row.pair}* ({row.rate:.1%} of their faces: {row.a_as_b} one way, {row.b_as_a} the other)"
-                 for row in pairs.itertuples()]
-    recall = np.diag(matrix) / np.maximum(np.asarray(matrix).sum(axis=1), 1)
-    worst = int(np.argmin(np.where(np.asarray(matrix).sum(axis=1) > 0, recall, np.inf)))
-    return ("The classes confused most often are " + ", then ".join(described) + ". "
-            f"The class recognised worst is *{CLASS_NAMES[worst]}* (recall {recall[worst]:.1%}).")
+    matrix = np.asarray(matrix)
+    support = matrix.sum(axis=1)
+    pairs = []
+    for first in range(len(matrix)):
+        for second in range(first + 1, len(matrix)):
+            count = int(matrix[first, second] + matrix[second, first])
+            total = support[first] + support[second]
+            pairs.append({"first": CLASS_NAMES[first], "second": CLASS_NAMES[second],
+                          "first_as_second": int(matrix[first, second]), "second_as_first": int(matrix[second, first]),
+                          "errors": count, "rate": float(count / total) if total else 0.0})
+    pairs.sort(key=lambda pair: (-pair["rate"], -pair["errors"]))  # stable: class order on ties
+    recall = np.diag(matrix) / np.maximum(support, 1)
+    worst = int(np.argmin(np.where(support > 0, recall, np.inf)))
+    return {"pairs": pairs[:top], "worst": {"class": CLASS_NAMES[worst], "recall": float(recall[worst])}}
 
 
 def one_per_class(y_true, y_pred):

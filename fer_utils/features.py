@@ -1,17 +1,15 @@
 """Feature visualisation: batched gradient ascent on filters and classes, activation maps, top-activating faces."""
 
 import dataclasses
-import weakref
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from fer_utils import CLASS_NAMES, NUM_CLASSES, saliency
+from fer_utils import CLASS_NAMES, NUM_CLASSES, augment, saliency
 
-_CACHE = weakref.WeakKeyDictionary()  # model -> {layer name: sub-model, (kind, ...): compiled ascent graphs}
-ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+ADAM_EPSILON = 1e-8  # Kingma & Ba's value (Keras' default is 1e-7); betas are Keras' 0.9 and 0.999
 #: Settings that give readable filter images on 48x48 faces (decorrelated spectrum, stronger robustness).
 READABLE = {"fourier": True, "jitter": 3.0, "scale": 0.08, "rotation": 8.0}
 
@@ -35,27 +33,17 @@ def layer_model(model, layer):
     if len(output.shape) != 4:
         raise ValueError(f"layer {layer!r} of model {model.name!r} has output shape {tuple(output.shape)}, "
                          f"not (N, H, W, C); its conv layers are {saliency.conv_layers(model)}")
-    entries = _CACHE.setdefault(model, {})
-    if layer not in entries:
-        entries[layer] = keras.Model(model.input, output, name=f"{model.name}_{layer}")
-    return entries[layer]
+    return saliency.cached(model, ("layer", layer),
+                           lambda: keras.Model(model.input, output, name=f"{model.name}_{layer}"))
 
 
 def _transforms(random, steps, count, size, jitter, scale, rotation):
-    """(steps, count, 8) projective transforms: random shift, zoom and rotation about the centre.
-
-    Each row maps an output pixel (x, y) to the input pixel (a0 x + a1 y + a2, b0 x + b1 y + b2),
-    the convention of ``ImageProjectiveTransformV3``.
-    """
+    """(steps, count, 8) projective transforms (``augment.affine_rows``): random shift, zoom and rotation."""
     shape = (steps, count)
     shift_x, shift_y = random.uniform(-jitter, jitter, (2, *shape))
     zoom = random.uniform(1 - scale, 1 + scale, shape)
     angle = np.deg2rad(random.uniform(-rotation, rotation, shape))
-    cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-    centre = (size - 1) / 2
-    rows = [cos, -sin, centre - (cos - sin) * centre + shift_x,
-            sin, cos, centre - (sin + cos) * centre + shift_y, np.zeros(shape), np.zeros(shape)]
-    return np.stack(rows, axis=-1).astype(np.float32)
+    return augment.affine_rows(angle, zoom, shift_x, shift_y, size, array_module=np).astype(np.float32)
 
 
 def _fourier_scale(size):
@@ -67,15 +55,14 @@ def _fourier_scale(size):
     return (size / np.maximum(frequencies, 1.0 / size)).astype(np.float32)
 
 
-def _compiled_ascent(model, key, sub_model, objective, fourier):
-    """Cached (step, final) graphs for one sub-model, objective and parameterisation (traced once).
+def _ascent_graphs(sub_model, objective, fourier, shape):
+    """(parameters, optimizer, step, final) for one sub-model, objective, parameterisation and batch shape.
 
-    ``step`` is one Adam step on a batch of parameters, hyperparameters passed as tensors;
-    ``final`` (eager) renders the parameters and scores the un-transformed images.
+    ``parameters`` is a ``keras.Variable`` of ``shape`` that ``optimizer`` (``keras.optimizers.Adam``)
+    updates; ``step`` (compiled, traced once) is one Adam step, the other hyperparameters passed as
+    tensors; ``final`` (eager) renders the parameters and scores the un-transformed images.
+    ``_ascend`` caches them per model and resets the variables for each batch.
     """
-    entries = _CACHE.setdefault(model, {})
-    if key in entries:
-        return entries[key]
     size = sub_model.input_shape[1]
     spectrum_scale = tf.constant(_fourier_scale(size), tf.complex64)  # (H, W // 2 + 1)
     blur_kernel = tf.constant(np.outer([1, 2, 1], [1, 2, 1])[:, :, None, None] / 16.0, tf.float32)  # (3, 3, 1, 1)
@@ -92,42 +79,33 @@ def _compiled_ascent(model, key, sub_model, objective, fourier):
                      + tf.reduce_mean(tf.abs(unit[:, :, 1:] - unit[:, :, :-1]), axis=[1, 2, 3]))
         return total_variation * variation + l2 * tf.reduce_mean((unit - 0.5) ** 2, axis=[1, 2, 3])
 
-    parameter_shape = (None, size, size // 2 + 1, 2) if fourier else (None, size, size, 1)
-    parameter_spec, scalar = tf.TensorSpec(parameter_shape, tf.float32), tf.TensorSpec((), tf.float32)
+    parameters = keras.Variable(np.zeros(shape, np.float32), name="ascent_parameters")
+    optimizer = keras.optimizers.Adam(epsilon=ADAM_EPSILON)
+    optimizer.build([parameters])
+    scalar = tf.TensorSpec((), tf.float32)
 
-    @tf.function(input_signature=[parameter_spec] * 3 + [
-        tf.TensorSpec((), tf.int32), tf.TensorSpec((None, 8), tf.float32), tf.TensorSpec((None,), tf.int32),
-        scalar, scalar, scalar, tf.TensorSpec((), tf.int32)])
-    def step(parameters, first_moment, second_moment, iteration, transforms, indices,
-             learning_rate, total_variation, l2, blur_every):
+    @tf.function(input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((None, 8), tf.float32),
+                                  tf.TensorSpec((None,), tf.int32), scalar, scalar, tf.TensorSpec((), tf.int32)])
+    def step(iteration, transforms, indices, total_variation, l2, blur_every):
         with tf.GradientTape() as tape:
-            tape.watch(parameters)
-            images = to_image(parameters)  # (B, H, W, 1)
+            images = to_image(parameters.value)  # (B, H, W, 1)
             moved = tf.raw_ops.ImageProjectiveTransformV3(
                 images=images, transforms=transforms, output_shape=[size, size], fill_value=0.0,
                 interpolation="BILINEAR", fill_mode="REFLECT")  # (B, H, W, 1) shifted, zoomed, rotated
             # images are independent (inference mode), so one loss gives every image its own gradient
             loss = tf.reduce_sum(penalty(images, total_variation, l2)
                                  - objective(sub_model(moved, training=False), indices))
-        gradient = tape.gradient(loss, parameters)
-        first_moment = ADAM_BETA_1 * first_moment + (1 - ADAM_BETA_1) * gradient
-        second_moment = ADAM_BETA_2 * second_moment + (1 - ADAM_BETA_2) * gradient ** 2
-        time = tf.cast(iteration + 1, tf.float32)
-        corrected_first = first_moment / (1 - ADAM_BETA_1 ** time)
-        corrected_second = second_moment / (1 - ADAM_BETA_2 ** time)
-        parameters -= learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
+        optimizer.apply_gradients([(tape.gradient(loss, parameters.value), parameters)])
         if not fourier:  # blur the pixels now and then (Yosinski et al. 2015, https://arxiv.org/abs/1506.06579)
             blur_now = (blur_every > 0) & ((iteration + 1) % tf.maximum(blur_every, 1) == 0)
-            parameters = tf.cond(blur_now, lambda: tf.nn.conv2d(parameters, blur_kernel, 1, "SAME"),
-                                 lambda: parameters)
-        return parameters, first_moment, second_moment
+            parameters.assign(tf.cond(blur_now, lambda: tf.nn.conv2d(parameters.value, blur_kernel, 1, "SAME"),
+                                      lambda: parameters.value))
 
-    def final(parameters, indices):  # eager: called once per chunk
-        images = to_image(parameters)  # (B, H, W, 1)
+    def final(indices):  # eager: called once per chunk
+        images = to_image(parameters.value)  # (B, H, W, 1)
         return images[..., 0], objective(sub_model(images, training=False), indices)
 
-    entries[key] = step, final
-    return entries[key]
+    return parameters, optimizer, step, final
 
 
 def _ascend(model, key, sub_model, objective, indices, *, steps, learning_rate, seed, jitter, scale, rotation,
@@ -139,7 +117,6 @@ def _ascend(model, key, sub_model, objective, indices, *, steps, learning_rate, 
     """
     if steps < 1:
         raise ValueError(f"steps={steps}: need at least 1")
-    step, final = _compiled_ascent(model, key, sub_model, objective, fourier)
     size, count = sub_model.input_shape[1], len(indices)
     random = np.random.default_rng(seed)
     if fourier:  # spectrum (F, H, W // 2 + 1, 2)
@@ -147,7 +124,7 @@ def _ascend(model, key, sub_model, objective, indices, *, steps, learning_rate, 
     else:  # pre-sigmoid pixels (F, H, W, 1): grey plus a little noise
         start = random.normal(0.0, 0.1, (count, size, size, 1)).astype(np.float32)
     transforms = _transforms(random, steps, count, size, jitter, scale, rotation)  # (steps, F, 8)
-    settings = [tf.constant(value, tf.float32) for value in (learning_rate, total_variation, l2)]
+    settings = [tf.constant(value, tf.float32) for value in (total_variation, l2)]
     settings.append(tf.constant(int(blur_every), tf.int32))
     batch_size = batch_size or count
     chunks = range(0, count, batch_size)
@@ -156,14 +133,18 @@ def _ascend(model, key, sub_model, objective, indices, *, steps, learning_rate, 
         for begin in chunks:
             chunk = slice(begin, begin + batch_size)
             chunk_indices = tf.constant(indices[chunk], tf.int32)
-            parameters = tf.constant(start[chunk])
-            first_moment = second_moment = tf.zeros_like(parameters)
+            shape = start[chunk].shape
+            parameters, optimizer, step, final = saliency.cached(  # traced once per model, objective and shape
+                model, (*key, shape), lambda: _ascent_graphs(sub_model, objective, fourier, shape))
+            parameters.assign(start[chunk])
+            for variable in optimizer.variables:  # a fresh Adam: no moments, step count 0
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+            optimizer.learning_rate = learning_rate
             for iteration in range(steps):
-                parameters, first_moment, second_moment = step(
-                    parameters, first_moment, second_moment, tf.constant(iteration, tf.int32),
-                    tf.constant(transforms[iteration, chunk]), chunk_indices, *settings)
+                step(tf.constant(iteration, tf.int32), tf.constant(transforms[iteration, chunk]), chunk_indices,
+                     *settings)
                 bar.update()
-            chunk_images, chunk_values = final(parameters, chunk_indices)
+            chunk_images, chunk_values = final(chunk_indices)
             images.append(chunk_images.numpy())
             values.append(chunk_values.numpy())
     return np.concatenate(images).astype(np.float32), np.concatenate(values).astype(np.float32)
@@ -362,19 +343,21 @@ def most_selective(top, count=4):
     return np.argsort(-shares.max(axis=1), kind="stable")[:count]
 
 
-def describe_filter_classes(top):
-    """Sentences on which class dominates the filters' top faces, from ``top_activating`` with labels."""
+def filter_class_summary(top):
+    """Which classes dominate the filters' top faces, from ``top_activating`` with labels.
+
+    Returns:
+        {"layer", "filters" (count), "k" (faces per filter), "dominant_counts": {class: filters it dominates},
+         most first, "selective": filters with one class in at least half of their top faces,
+         "most_selective": {"filter", "class", "share"}, "never_dominant": classes dominating no filter}.
+    """
     shares = class_share_table(top)
     dominant = shares.idxmax(axis=1)
     purity = shares.max(axis=1)
     tally = dominant.value_counts()
-    leading = ", ".join(f"*{name}* {count}" for name, count in tally.items())
-    selective = int((purity >= 0.5).sum())
     best = int(purity.idxmax())
-    never = [name for name in CLASS_NAMES if name not in tally.index]
-    text = (f"Of the {len(shares)} filters of `{top.layer}`, the class most frequent among each filter's top "
-            f"{top.indices.shape[1]} faces is: {leading}. {selective} filters have one class in at least half of "
-            f"their top faces; the most selective, filter {best}, has {purity[best]:.0%} *{dominant[best]}*.")
-    if never:
-        text += f" No filter is dominated by {', '.join(f'*{name}*' for name in never)}."
-    return text
+    return {"layer": top.layer, "filters": len(shares), "k": int(top.indices.shape[1]),
+            "dominant_counts": {name: int(count) for name, count in tally.items()},
+            "selective": int((purity >= 0.5).sum()),
+            "most_selective": {"filter": best, "class": dominant[best], "share": float(purity[best])},
+            "never_dominant": [name for name in CLASS_NAMES if name not in tally.index]}

@@ -254,15 +254,11 @@ def flops_per_image(model):
 PRESETS = {
     "seed2017": seed2017,
     "vgg": vgg,
-    # the cpu profile's model: one conv at 48x48 instead of two (18 % fewer FLOPs, but 1.7x the training images/s
-    # of vgg on 2 CPU cores, where the 48x48x32 convolutions are memory-bound) and no dropout: in a 25-epoch
-    # budget dropout only slowed learning (3 epochs on 8,000 real faces: 46 % validation without, 37 %
-    # with 0.1); random erasing regularises instead
+    # the cpu profile's model: one conv at 48x48 instead of two (the 48x48x32 convolutions are memory-bound on
+    # CPU; `make bench` prints the images/s of each preset) and no dropout: random erasing regularises instead
     "vgg_fast": lambda **kw: vgg(**{"convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0, "name": "vgg_fast", **kw}),
-    # the quick profile's model; no dropout: with spatial dropout 0.1 it sat on a predict-"happy" plateau for
-    # 3 of its 7 budgeted epochs (44.8 % PrivateTest), without it 75.0 % in 6 epochs. One conv at 48x48, as in
-    # vgg_fast: 461 images/s instead of 248 with two, so a 2-minute budget trained 7 epochs (76.0 % PrivateTest
-    # on the first synthetic set) where two convs reached 69.5 % in 4 (73.6 % in 3 minutes)
+    # the quick profile's model: small widths, one conv at 48x48 as in vgg_fast, no dense layer and no dropout,
+    # so the quick profile's budget trains several epochs on 2 CPU cores
     "vgg_small": lambda **kw: vgg(**{"widths": (16, 32, 64), "convs_per_stage": (1, 2, 2), "dropout_rate": 0.0,
                                      "dense_units": 0, "name": "vgg_small", **kw}),
 }

@@ -160,3 +160,47 @@ def class_table_heatmap(table, title, xlabel="class", ylabel="filter"):
     axis.set_title(title)
     figure.tight_layout()
     return figure
+
+
+def regions_on_face(mean_face, regions, title=""):
+    """The face-part boxes drawn and named on a face, e.g. the mean face of the data a result comes from.
+
+    Args:
+        mean_face: (H, W) or (H, W, 1) image, e.g. ``faces.mean_face(x)``; gray levels are stretched to fill
+            the colour map.
+        regions: {name: (row0, row1, col0, col1)} half-open pixel ranges, e.g. ``faces.regions_for(synthetic)``.
+        title: an axis title.
+    Returns:
+        The matplotlib Figure, one rectangle patch per region.
+    Raises:
+        ValueError: an image of another shape, or a box that is empty or leaves the image (named).
+    """
+    from matplotlib import patches
+
+    image = np.asarray(mean_face, dtype=np.float64)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim != 2:
+        raise ValueError(f"mean_face has shape {np.shape(mean_face)}; expected (H, W) or (H, W, 1)")
+    height, width = image.shape
+    for name, (row0, row1, col0, col1) in regions.items():
+        if not (0 <= row0 < row1 <= height and 0 <= col0 < col1 <= width):
+            raise ValueError(f"region {name!r} = {(row0, row1, col0, col1)} is empty or outside the "
+                             f"{height}x{width} image; expected 0 <= row0 < row1 <= {height}, "
+                             f"0 <= col0 < col1 <= {width}")
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.imshow(image, cmap="gray")
+    colours = plt.get_cmap("tab10").colors
+    for index, (name, (row0, row1, col0, col1)) in enumerate(regions.items()):
+        colour = colours[index % len(colours)]
+        # Pixel (r, c) covers [c - 0.5, c + 0.5] x [r - 0.5, r + 0.5] in imshow's coordinates.
+        axis.add_patch(patches.Rectangle((col0 - 0.5, row0 - 0.5), col1 - col0, row1 - row0, fill=False,
+                                         edgecolor=colour, linewidth=1.5))
+        axis.text(col0, row0 + 0.2, name, color=colour, fontsize=7, va="top", ha="left",
+                  bbox={"facecolor": "black", "alpha": 0.4, "pad": 1, "linewidth": 0})
+    axis.set_xticks(range(0, width + 1, 8))
+    axis.set_yticks(range(0, height + 1, 8))
+    if title:
+        axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure

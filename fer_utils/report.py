@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fer_utils import paths
+from fer_utils import config, errors, narrative, paths, provenance
 
 #: Chapters are named ``NN-slug.ipynb``; the number gives the order (as in the Python Data Science Handbook).
 NOTEBOOK_NAME = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
@@ -49,6 +49,33 @@ QUESTIONS = (
 )
 
 
+#: The methods the report names, cited where a chapter's text names them ("Simonyan et al. 2013" -> [2]).
+REFERENCES = (
+    ("Goodfellow et al. 2013", "I. J. Goodfellow, D. Erhan, P. L. Carrier, A. Courville, M. Mirza, B. Hamner et al. "
+     "Challenges in representation learning: a report on three machine learning contests. ICONIP 2013 (FER2013). "
+     "arXiv:1307.0414"),
+    ("Simonyan et al. 2013", "K. Simonyan, A. Vedaldi, A. Zisserman. Deep inside convolutional networks: visualising "
+     "image classification models and saliency maps. arXiv:1312.6034, 2013"),
+    ("Smilkov et al. 2017", "D. Smilkov, N. Thorat, B. Kim, F. Viégas, M. Wattenberg. SmoothGrad: removing noise by "
+     "adding noise. arXiv:1706.03825, 2017"),
+    ("Sundararajan et al. 2017", "M. Sundararajan, A. Taly, Q. Yan. Axiomatic attribution for deep networks "
+     "(Integrated Gradients). ICML 2017. arXiv:1703.01365"),
+    ("Selvaraju et al. 2017", "R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh, D. Batra. Grad-CAM: visual "
+     "explanations from deep networks via gradient-based localization. ICCV 2017. arXiv:1610.02391"),
+    ("Adebayo et al. 2018", "J. Adebayo, J. Gilmer, M. Muelly, I. Goodfellow, M. Hardt, B. Kim. Sanity checks for "
+     "saliency maps. NeurIPS 2018. arXiv:1810.03292"),
+    ("Petsiuk et al. 2018", "V. Petsiuk, A. Das, K. Saenko. RISE: randomized input sampling for explanation of "
+     "black-box models (the deletion metric). BMVC 2018. arXiv:1806.07421"),
+    ("Olah et al. 2017", "C. Olah, A. Mordvintsev, L. Schubert. Feature visualization. Distill, 2017. "
+     "doi:10.23915/distill.00007"),
+)
+REPORT_TITLE = "Facial expression recognition on FER2013 — course report (ML2017 HW3)"
+REPORT_TITLE_ZH = "FER2013 臉部表情辨識 — 作業報告"
+#: Tags of the Jupyter Book convention that decide what the report shows; captions are numbered by the render.
+REMOVE_CELL, REMOVE_INPUT, REMOVE_OUTPUT = "remove-cell", "remove-input", "remove-output"
+CAPTION_TAGS = {"caption-figure": ("圖", "Figure"), "caption-table": ("表", "Table")}
+
+
 class WorkbookError(RuntimeError):
     """A notebook failed or the report could not be rendered; the message names the notebook and cell."""
 
@@ -83,7 +110,8 @@ def coerce_parameters(texts, chapters):
     Returns:
         {name: typed value}.
     Raises:
-        ValueError: a name no notebook declares, or a value that does not parse as its type.
+        fer_utils.errors.InputError: a name no notebook declares, or a value that does not parse as its type
+        (``config.parse_text``, the same parser as the training settings').
     """
     declared = {}
     for path in chapters:
@@ -92,19 +120,8 @@ def coerce_parameters(texts, chapters):
     values = {}
     for name, text in texts.items():
         if name not in declared:
-            raise ValueError(f"--param {name}: no notebook has this parameter; known: {', '.join(sorted(declared))}")
-        type_name = declared[name]
-        try:
-            if type_name == "bool":
-                if text.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError
-                values[name] = text.lower() in ("true", "1")
-            elif type_name in ("int", "float"):
-                values[name] = {"int": int, "float": float}[type_name](text)
-            else:
-                values[name] = text
-        except ValueError:
-            raise ValueError(f"--param {name}={text}: expected {type_name}") from None
+            raise errors.InputError(f"--param {name}: no notebook has this parameter; known: {', '.join(sorted(declared))}")
+        values[name] = config.parse_text(name, text, declared[name])
     return values
 
 
@@ -154,75 +171,239 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
     return executed
 
 
+#: Printable width of the A4 page in CSS pixels (210 mm minus the 14 mm side margins, 96 px per inch).
+PRINT_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
+
 REPORT_CSS = """
 @page { size: A4; margin: 16mm 14mm 14mm 14mm; }
 body { font-family: "DejaVu Sans", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", sans-serif;
-       font-variant-ligatures: none; }
+       font-variant-ligatures: none; font-size: 10pt; }
+.jp-Notebook, body.jp-Notebook { padding: 0 !important; }
+.jp-Cell { padding: 0 !important; }
+.jp-RenderedHTMLCommon { font-size: 10pt; line-height: 1.4; padding-right: 0 !important; }
+.jp-RenderedHTMLCommon h1 { font-size: 15pt; margin-top: 0; }
+.jp-RenderedHTMLCommon h2 { font-size: 12.5pt; margin: 3mm 0 1mm; }
+.jp-RenderedHTMLCommon h3 { font-size: 10.5pt; margin: 2mm 0 0.5mm; }
+.jp-RenderedHTMLCommon p { margin-bottom: 1.2mm; }
+.jp-RenderedHTMLCommon h1, .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3, .fer-caption-table
+    { break-after: avoid; page-break-after: avoid; }
+.jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: visible !important; }
+.jp-RenderedHTMLCommon table, .fer-front table { font-size: 8pt; border-collapse: collapse; max-width: 100%;
+    table-layout: auto; margin: 1mm 0; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.4mm 1.6mm; white-space: normal; }
+.jp-OutputArea-output img { max-width: 100%; max-height: 88mm; height: auto; object-fit: contain; }
+.fer-caption { font-size: 8.5pt; color: #222; margin: 0.5mm 0 2mm; }
+.fer-caption b { color: #000; }
+.jp-OutputArea-child { break-inside: auto !important; }
+img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
+.fer-front h1 { font-size: 16pt; margin: 2mm 0; }
+.fer-front h2 { font-size: 11pt; margin: 3mm 0 1mm; border-bottom: 1px solid #999; }
+.fer-front table { width: 100%; }
+.fer-front td:first-child { width: 38%; }
+.fer-toc { font-size: 9pt; }
+.fer-front td, .fer-front th { border: 1px solid #bbb; padding: 0.6mm 2mm; text-align: left; vertical-align: top; }
+.fer-front .fer-identity td { border: none; padding: 0.6mm 4mm 0.6mm 0; font-size: 10pt; }
+.fer-toc ol { margin: 0; padding-left: 6mm; }
+.fer-references { margin-top: 6mm; font-size: 8.5pt; }
+.fer-references h1 { font-size: 12.5pt; }
+.fer-references li { margin-bottom: 1mm; }
+.fer-collaborators { margin: 0 0 1mm; }
 .fer-banner { text-align: center; font-weight: bold; color: #9a1b1b; background: #fde8e8;
               border: 1px solid #9a1b1b; padding: 1mm; font-size: 9pt; }
 .fer-header { border-bottom: 2px solid #333; margin-bottom: 6mm; }
 .fer-header table { border-collapse: collapse; }
 .fer-header td { padding: 1mm 4mm 1mm 0; }
-.fer-question { page-break-before: always; }
-.fer-question .zh { font-size: 13pt; font-weight: bold; }
-.fer-question .en { font-style: italic; color: #333; }
-.jp-Cell, .jp-OutputArea-output { page-break-inside: avoid; }
-img { max-width: 100%; }
+.fer-question { break-before: page; page-break-before: always; height: 0; }
+@media print { .jp-OutputArea-output { overflow: visible !important; } }
 """
 
 
-def _header_html(meta, name, student_id, department):
-    """The report's header: identity fields, data source and profile; plus the synthetic-data banner."""
-    rows = [("Name 姓名", name), ("Student ID 學號", student_id), ("Department 系級", department),
-            ("Data", meta["data"]), ("Profile", meta["profile"])]
-    cells = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+def _image_width(match, scale):
+    """An embedded PNG's <img> with its width set to ``scale`` times its pixel width (read from the PNG header)."""
+    import base64
+    import struct
+
+    head = base64.b64decode(match.group(2)[:48])
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return match.group(0)
+    width = struct.unpack(">I", head[16:20])[0]
+    return f'{match.group(1)}style="width: {width * scale:.0f}px" '
+
+
+def _scale_figures(body, scale=0.68):
+    """Figures printed at ``scale`` of their pixel size (still capped by the page width and ``REPORT_CSS``).
+
+    Matplotlib's 100-dpi figures would otherwise print at 96 px per inch, a training curve as wide as the page.
+    """
+    embedded = r'(<img (?=[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]{48})))'
+    return re.sub(embedded, lambda match: _image_width(match, scale), body)
+
+
+def _rows_html(rows, header=None):
+    """An HTML table from rows of text (escaped), with an optional header row."""
+    head = "<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _header_html(meta, name, student_id, department, collaborators=PLACEHOLDER):
+    """The report's first page: title, identity, results at a glance, contents and the reproducibility stamp.
+
+    Args:
+        meta: ``_run_metadata`` of the executed workbook (with the values the notebooks glued).
+        name, student_id, department, collaborators: the header's fields (the course template's 姓名 / 學號 / 系級).
+    """
+    identity = [("姓名 Name", name), ("學號 Student ID", student_id), ("系級 Department", department),
+                ("合作者 Collaborators", collaborators)]
+    cells = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(str(v))}</td></tr>" for k, v in identity)
     banner = ""
     if meta["synthetic"]:
         # on screen: a box under the title; in print: a page-margin box, so it is on every page
         banner = (f'<div class="fer-banner">{SYNTHETIC_BANNER}</div>'
                   f'<style>@page {{ @top-center {{ content: "{SYNTHETIC_BANNER}"; color: #9a1b1b; '
                   f'font-weight: bold; font-size: 9pt; }} }}</style>')
-    return (f'{banner}<div class="fer-header"><h1>Facial expression recognition on FER2013 — course report</h1>'
-            f"<table>{cells}</table></div>")
+    glance = narrative.glance_rows(meta["glued"])
+    glance_html = (_rows_html(glance, ("", "本次 This run", "2017 原報告 Original report (FER2013)")) if glance
+                   else "<p>(the notebooks recorded no results; run `fer-workbook run` again)</p>")
+    if meta["validation_only"]:
+        glance_html += ("<p>資料沒有標註好的測試集（如課程的 train.csv），本次以驗證集代替 PublicTest / PrivateTest。 "
+                        "The data has no labeled test split (e.g. the course's train.csv): validation stands in for "
+                        "PublicTest and PrivateTest.</p>")
+    contents = "".join(f'<li><a href="#q{number}">{html.escape(title)}</a></li>' for number, title in meta["titles"])
+    contents += '<li><a href="#references">參考文獻 / References</a></li>'
+    stamp = narrative.stamp_rows(meta["glued"].get("environment", {}), meta["origin"], meta["profile"], meta["seed"],
+                                 meta["wall_seconds"])
+    return (f'{banner}<div class="fer-front fer-header"><h1>{html.escape(REPORT_TITLE_ZH)}<br>'
+            f'<small>{html.escape(REPORT_TITLE)}</small></h1>'
+            f'<table class="fer-identity">{cells}</table>'
+            f'<h2>結果一覽 / Results at a glance</h2>{glance_html}'
+            f'<h2>目錄 / Contents</h2><nav class="fer-toc"><ol>{contents}</ol></nav>'
+            f'<h2>可重現性 / Reproducibility</h2>{_rows_html(stamp)}</div>')
+
+
+def _references_html():
+    """The bibliography, one numbered entry per ``REFERENCES`` item, anchors ``ref-1`` ... for the citations."""
+    items = "".join(f'<li id="ref-{number}">{html.escape(text)}</li>'
+                    for number, (_, text) in enumerate(REFERENCES, start=1))
+    return (f'<section class="fer-references jp-RenderedHTMLCommon" id="references"><h1>參考文獻 / References</h1>'
+            f"<ol>{items}</ol></section>")
+
+
+def glued(executed):
+    """The values the executed notebooks recorded with ``workbook.glue``, merged in notebook order.
+
+    Args:
+        executed: executed notebook paths.
+    Returns:
+        {name: value}; later notebooks override earlier ones for the same name.
+    """
+    import nbformat
+
+    from fer_utils import workbook
+
+    values = {}
+    for path in executed:
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                values.update(output.get("data", {}).get(workbook.GLUE_MIME, {}))
+    return values
 
 
 def _run_metadata(executed):
-    """Data source, profile and whether the data was the embedded synthetic set, from papermill metadata."""
+    """Data origin and profile of the executed workbook, from papermill's parameters.
+
+    Whether the data are synthetic is decided by the data file's origin (``provenance.data_origin``), not by
+    whether a path was given: ``--data data/synthetic/fer2013.csv.gz`` is synthetic too.
+    """
     import nbformat
 
     notebook = nbformat.read(str(executed[0]), as_version=4)
     parameters = {**{name: default for name, (_, default, _) in notebook_parameters(executed[0]).items()},
                   **notebook.metadata.get("papermill", {}).get("parameters", {})}
     data_path = str(parameters.get("data_path", "")).strip().strip("'\"")
-    profile = str(parameters.get("profile", "quick")).strip("'\"")
-    synthetic = data_path in ("", "None")
-    return {"data": "embedded synthetic face set (seeded)" if synthetic else data_path,
-            "profile": profile, "synthetic": synthetic}
+    profile = str(parameters.get("profile", config.DEFAULT_PROFILE)).strip("'\"")
+    if data_path in ("", "None"):  # the embedded default, generated by fer_utils.synth (train.load_data)
+        source = paths.SYNTHETIC_CSV
+        origin = provenance.data_origin(source) if source.exists() else {}
+        if not provenance.is_synthetic(origin):
+            origin = {"kind": "synthetic", "generator": provenance.SYNTHETIC_GENERATOR, "seed": 0, "path": str(source)}
+    else:
+        source = paths.resolve(data_path)
+        origin = provenance.data_origin(source) if source.exists() else {"kind": "file", "path": str(source)}
+    values = glued(executed)
+    origin = values.get("origin") or origin  # the run's own record, when the notebooks glued it
+    synthetic = provenance.is_synthetic(origin)
+    durations = [nbformat.read(str(path), as_version=4).metadata.get("papermill", {}).get("duration")
+                 for path in executed]
+    cnn = values.get("cnn", {})
+    titles = []
+    for path in executed:  # each chapter's title, the first line of its first cell ("# Q1 · A convolutional network")
+        first = nbformat.read(str(path), as_version=4).cells[0].source.splitlines()
+        titles.append((int(path.name[:2]), first[0].lstrip("# ").strip() if first else path.stem))
+    return {"titles": titles, "data": f"embedded synthetic face set (seed {origin['seed']})" if synthetic else str(source),
+            "profile": profile, "synthetic": synthetic, "origin": origin, "glued": values,
+            "seed": str(parameters.get("seed", 0)).strip("'\""),
+            "wall_seconds": sum(durations) if durations and all(durations) else None,
+            "validation_only": bool(cnn) and not ({"PublicTest", "PrivateTest", "Test"} & set(cnn.get("splits", {})))}
 
 
-def _report_cells(notebook):
-    """The cells that go into the report: no parameters cells, no stderr (progress bars, warnings)."""
+def _cite(text):
+    """Markdown text with each ``REFERENCES`` name followed by its number, linked to the bibliography."""
+    for number, (cited, _) in enumerate(REFERENCES, start=1):
+        text = text.replace(cited, f"{cited} [[{number}]](#ref-{number})")
+    return text
+
+
+def _report_cells(notebook, counters=None):
+    """The cells that go into the report, chosen by their tags (the Jupyter Book convention).
+
+    ``remove-cell`` drops a cell, ``remove-input`` its code (all code is hidden anyway), ``remove-output`` its
+    outputs; papermill's ``parameters``/``injected-parameters`` cells and stderr (progress bars, warnings) never
+    show. Markdown cells tagged ``caption-figure``/``caption-table`` become numbered captions (圖 n / Figure n),
+    counted across chapters in ``counters``; citations of ``REFERENCES`` get their numbers.
+
+    Raises:
+        WorkbookError: a cell recorded an error.
+    """
+    import nbformat
+
+    counters = counters if counters is not None else {}
     cells = []
     for cell in notebook.cells:
         tags = set(cell.get("metadata", {}).get("tags", []))
-        if tags & {"parameters", "injected-parameters", "remove-cell"}:
-            continue
         if cell.cell_type == "code":
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     raise WorkbookError(f"a cell failed: {output.get('ename')}: {output.get('evalue')}")
-            cell.outputs = [output for output in cell.get("outputs", [])
-                            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")]
+        if tags & {"parameters", "injected-parameters", REMOVE_CELL}:
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = [] if REMOVE_OUTPUT in tags else [
+                output for output in cell.get("outputs", [])
+                if not (output.get("output_type") == "stream" and output.get("name") == "stderr")]
+            if not cell.outputs:
+                continue
+        elif cell.cell_type == "markdown":
+            caption = next((CAPTION_TAGS[tag] for tag in sorted(tags) if tag in CAPTION_TAGS), None)
+            if caption:
+                kind = caption[1]
+                counters[kind] = counters.get(kind, 0) + 1
+                number = counters[kind]
+                cell = nbformat.v4.new_markdown_cell(
+                    f'<p class="fer-caption fer-caption-{kind.lower()}"><b>{caption[0]} {number} / {kind} {number}.</b> '
+                    f"{html.escape(cell.source.strip())}</p>")
+            else:
+                cell.source = _cite(cell.source)
         cells.append(cell)
     return cells
 
 
-def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACEHOLDER):
-    """One HTML document: header, then each executed chapter as a section, code hidden.
+def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACEHOLDER, collaborators=PLACEHOLDER):
+    """One HTML document: the first page, then each executed chapter as a section, code hidden, references.
 
     Args:
         executed: executed notebook paths in order.
-        name, student_id, department: the header's identity fields.
+        name, student_id, department, collaborators: the header's fields (collaborators also under each question).
     Returns:
         The HTML text (figures embedded as data URIs, no external resources).
     """
@@ -230,9 +411,15 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     from nbconvert import HTMLExporter
 
     merged = None
+    counters = {}
     for path in executed:
+        collaborators_line = nbformat.v4.new_markdown_cell(
+            f'<p class="fer-collaborators"><b>Collaborators 合作者：</b>{html.escape(collaborators)}</p>')
         notebook = nbformat.read(str(path), as_version=4)
-        cells = [nbformat.v4.new_markdown_cell('<div class="fer-question"></div>'), *_report_cells(notebook)]
+        number = int(path.name[:2])
+        chapter = _report_cells(notebook, counters)
+        cells = [nbformat.v4.new_markdown_cell(f'<div class="fer-question" id="q{number}"></div>'), *chapter[:1],
+                 collaborators_line, *chapter[1:]]
         if merged is None:
             merged = notebook  # keeps the first chapter's metadata (kernel, language) for the exporter
             merged.cells = []
@@ -242,8 +429,10 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     body, _ = exporter.from_notebook_node(merged)
     body = re.sub(r"<script[^>]*src=\"https?://[^\"]*\"[^>]*>\s*</script>", "", body)  # offline: no CDN scripts
     head = f"<style>{REPORT_CSS}</style>"
-    header = _header_html(_run_metadata(executed), name, student_id, department)
+    header = _header_html(_run_metadata(executed), name, student_id, department, collaborators)
     body = body.replace("</head>", f"{head}</head>", 1)
+    body = re.sub(r"<title>[^<]*</title>", f"<title>{html.escape(REPORT_TITLE)}</title>", body, count=1)
+    body = _scale_figures(body.replace("</body>", f"{_references_html()}</body>", 1))
     return re.sub(r"(<body[^>]*>)", lambda match: match.group(1) + header, body, count=1)
 
 
@@ -264,6 +453,8 @@ def find_chromium():
 def html_to_pdf(html_path, pdf_path, timeout=180):
     """Print an HTML file to PDF with headless Chromium (text stays text, CJK needs a CJK font installed).
 
+    The PDF gets an outline (bookmarks) from the headings (Chromium's ``--generate-pdf-document-outline``).
+
     Raises:
         WorkbookError: no Chromium found (says how to install one) or printing failed.
     """
@@ -274,7 +465,7 @@ def html_to_pdf(html_path, pdf_path, timeout=180):
     with tempfile.TemporaryDirectory(prefix="fer-chromium-") as profile:
         command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                   f"--user-data-dir={profile}", "--no-pdf-header-footer", "--generate-pdf-document-outline",
                    f"--print-to-pdf={Path(pdf_path).resolve()}", Path(html_path).resolve().as_uri()]
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0 or not Path(pdf_path).exists():
@@ -282,15 +473,95 @@ def html_to_pdf(html_path, pdf_path, timeout=180):
     return Path(pdf_path)
 
 
+def set_pdf_metadata(pdf_path, title, author, subject):
+    """Write the PDF's Title, Author and Subject (Chromium leaves the HTML title, or "Notebook"), keeping the outline.
+
+    The file is rewritten atomically (``paths.atomic_write``).
+    """
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(str(pdf_path)))
+    writer.add_metadata({"/Title": title, "/Author": author, "/Subject": subject})
+    with paths.atomic_write(pdf_path, "wb") as handle:
+        writer.write(handle)
+    return Path(pdf_path)
+
+
+#: Run in the browser after layout: every element whose content is wider than its box, or that reaches past the
+#: page's printable width, as JSON in <pre id="fer-layout">.
+LAYOUT_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const width = document.documentElement.clientWidth, found = [];
+  const describe = (element) => element.tagName.toLowerCase() + (element.className && typeof element.className ===
+    "string" ? "." + element.className.trim().split(/\\s+/).join(".") : "");
+  for (const element of document.querySelectorAll("body *")) {
+    if (["SCRIPT", "STYLE", "HTML", "HEAD"].includes(element.tagName)) continue;
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;
+    const style = getComputedStyle(element);
+    const clipped = element.scrollWidth > element.clientWidth + 1 && element.clientWidth > 0 &&
+      !["visible"].includes(style.overflowX) ;
+    const past = box.right > width + 1;
+    const inner = element.querySelector("table, img");
+    if ((clipped || past) && (["TABLE", "IMG"].includes(element.tagName) || clipped)) {
+      found.push({element: describe(element), width: Math.round(box.width), content: element.scrollWidth,
+                  right: Math.round(box.right), page: width,
+                  text: (element.innerText || element.getAttribute("alt") || "").slice(0, 80)});
+    }
+  }
+  const out = document.createElement("pre");
+  out.id = "fer-layout";
+  out.textContent = JSON.stringify(found);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def layout_problems(html_path, width_px=PRINT_WIDTH_PX, timeout=120):
+    """Elements of a report that do not fit the printed page, measured in headless Chromium.
+
+    The page is laid out in a window as wide as the A4 page's printable width (print CSS applied); a table or
+    figure reaching past that width, or any element whose content is wider than its box while it clips or
+    scrolls (a table behind a scrollbar loses its right-hand columns in print), is listed.
+
+    Args:
+        html_path: the report's HTML.
+        width_px: the printable width in CSS pixels.
+    Returns:
+        A list of {"element", "width", "content", "right", "page", "text"} (empty when everything fits).
+    Raises:
+        WorkbookError: no Chromium, or it did not run.
+    """
+    import json
+
+    browser = find_chromium()
+    if browser is None:
+        raise WorkbookError("no Chromium or Chrome found for the layout check (see html_to_pdf)")
+    text = Path(html_path).read_text(encoding="utf-8")
+    text = text.replace("@media print", "@media all", ).replace("</body>", LAYOUT_SCRIPT + "</body>", 1)
+    with tempfile.TemporaryDirectory(prefix="fer-layout-") as scratch:
+        page = Path(scratch) / "layout.html"
+        page.write_text(text, encoding="utf-8")
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                   f"--user-data-dir={Path(scratch) / 'profile'}", f"--window-size={width_px},1200",
+                   "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    found = re.search(r'<pre id="fer-layout">(.*?)</pre>', result.stdout, re.S)
+    if not found:
+        raise WorkbookError(f"Chromium did not lay out {html_path}: {result.stderr.strip()[-500:]}")
+    return json.loads(html.unescape(found.group(1)))
+
+
 def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACEHOLDER,
-           pdf=True):
+           pdf=True, collaborators=PLACEHOLDER):
     """Render the executed chapters into ``report.html`` and ``report.pdf``.
 
     Args:
         executed_dir: folder of executed notebooks (default ``report/executed``).
         out_dir: where the report goes (default ``report/``).
         name, student_id, department: header fields (placeholders by default).
-        pdf: also print the PDF.
+        pdf: also print the PDF (with Title, Author = the name when given, Subject and an outline).
+        collaborators: the Collaborators line of the header and of each question.
     Returns:
         (html path, pdf path or None).
     Raises:
@@ -304,8 +575,16 @@ def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHO
     out_dir = Path(out_dir or paths.REPORT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / "report.html"
-    html_path.write_text(to_html(executed, name, student_id, department), encoding="utf-8")
-    pdf_path = html_to_pdf(html_path, out_dir / "report.pdf") if pdf else None
+    with paths.atomic_write(html_path, "w") as handle:
+        handle.write(to_html(executed, name, student_id, department, collaborators))
+    pdf_path = None
+    if pdf:
+        pdf_path = out_dir / "report.pdf"
+        with tempfile.TemporaryDirectory(prefix="fer-pdf-", dir=out_dir) as scratch:
+            printed = html_to_pdf(html_path, Path(scratch) / "report.pdf")
+            set_pdf_metadata(printed, REPORT_TITLE, name if name != PLACEHOLDER else "",
+                             "FER2013 Q1-Q5: CNN, DNN, confusion matrix, saliency maps, gradient ascent")
+            os.replace(printed, pdf_path)
     return html_path, pdf_path
 
 

@@ -1,6 +1,7 @@
 """Saliency maps on pre-softmax scores (gradients, SmoothGrad, Integrated Gradients, Grad-CAM) and their checks."""
 
 import dataclasses
+import functools
 import weakref
 
 import keras
@@ -14,8 +15,16 @@ from fer_utils import CLASS_NAMES, NUM_CLASSES
 _CACHE = weakref.WeakKeyDictionary()  # model -> {key: sub-model or tf.function}, built once per model
 
 
-def _cached(model, key, build):
-    """``build()`` once per (model, key); the entry goes when the model is garbage-collected."""
+def cached(model, key, build):
+    """The per-model cache of sub-models and compiled graphs (used here and by ``features``).
+
+    Args:
+        model: the Keras model the entry belongs to; its entries go when it is garbage-collected,
+            so ``build`` must not return anything that holds the model itself.
+        key: a hashable name of the entry, e.g. "scores" or ("grad_cam", layer name).
+    Returns:
+        ``build()``, called on the first request for (model, key) only.
+    """
     entries = _CACHE.setdefault(model, {})
     if key not in entries:
         entries[key] = build()
@@ -35,7 +44,7 @@ def score_model(model):
         names = [layer.name for layer in model.layers]
         output = model.get_layer("logits").output if "logits" in names else model.outputs[0]
         return keras.Model(model.input, output, name=f"{model.name}_scores")
-    return _cached(model, "scores", build)
+    return cached(model, "scores", build)
 
 
 def conv_layers(model):
@@ -97,7 +106,7 @@ def _gradient_function(model):
                 total = tf.reduce_sum(target_scores)  # images are independent in inference mode
             return tape.gradient(total, images)
         return gradients
-    return _cached(model, "gradients", build)
+    return cached(model, "gradients", build)
 
 
 def _folded_sum(model, images, targets, repeats, make_batch, weights, transform, batch_size):
@@ -257,11 +266,22 @@ def grad_cam(model, images, target=None, layer=None, batch_size=256):
             maps = tf.nn.relu(tf.einsum("bhwk,bk->bhw", activations, weights))[..., None]  # (B, h, w, 1)
             return tf.image.resize(maps, size, "bilinear")[..., 0]  # (B, H, W)
         return cam
-    return _in_batches(_cached(model, ("grad_cam", name), build), batch_size, images, targets)
+    return _in_batches(cached(model, ("grad_cam", name), build), batch_size, images, targets)
 
 
-METHODS = {"vanilla": vanilla, "smoothgrad": smoothgrad, "integrated_gradients": integrated_gradients,
-           "grad_cam": grad_cam}
+def methods(smoothgrad_samples=50, ig_steps=64, seed=0):
+    """The four saliency methods by name, with their settings bound.
+
+    Args:
+        smoothgrad_samples: noisy copies per image for SmoothGrad.
+        ig_steps: path intervals for Integrated Gradients.
+        seed: seed of SmoothGrad's noise.
+    Returns:
+        {"vanilla", "smoothgrad", "integrated_gradients", "grad_cam": ``method(model, images, target=None,
+        **options) -> (N, 48, 48)``}, in that order; keyword options override the bound settings.
+    """
+    return {"vanilla": vanilla, "smoothgrad": functools.partial(smoothgrad, samples=smoothgrad_samples, seed=seed),
+            "integrated_gradients": functools.partial(integrated_gradients, steps=ig_steps), "grad_cam": grad_cam}
 
 
 def _spearman_rows(first, second):
@@ -286,7 +306,8 @@ def randomization_check(model, images, method, layers=None, seed=0, threshold=0.
     Args:
         model: a Keras model (left unchanged).
         images: (N, 48, 48, 1) raw pixels.
-        method: a name in ``METHODS`` or a callable ``method(model, images, target=...) -> (N, H, W)``.
+        method: a name in ``methods()`` (default settings) or a callable
+            ``method(model, images, target=...) -> (N, H, W)``.
         layers: names of the layers to randomise, in order; None takes every layer with a kernel
             (Conv2D, Dense), last first.
         seed: seed of the re-initialisation (step k uses seed + k).
@@ -298,9 +319,10 @@ def randomization_check(model, images, method, layers=None, seed=0, threshold=0.
     Raises:
         ValueError: unknown method or layer name.
     """
-    method = METHODS[method] if isinstance(method, str) and method in METHODS else method
+    registry = methods()
+    method = registry[method] if isinstance(method, str) and method in registry else method
     if not callable(method):
-        raise ValueError(f"method={method!r}: give a callable or one of {sorted(METHODS)}")
+        raise ValueError(f"method={method!r}: give a callable or one of {sorted(registry)}")
     images = _images(images)
     targets = _targets(model, images, None)
     names = [layer.name for layer in model.layers]
@@ -406,7 +428,7 @@ def region_share(maps, regions):
 
     Args:
         maps: (N, H, W) saliency maps.
-        regions: {name: (row0, row1, col0, col1)} half-open pixel ranges (as ``synth.AU_REGIONS``).
+        regions: {name: (row0, row1, col0, col1)} half-open pixel ranges (as ``faces.regions_for`` gives).
     Returns:
         A DataFrame (N rows x one column per region); NaN for a map that is zero everywhere.
         Overlapping regions count shared pixels in each, so rows sum to at most 1 only for disjoint ones.
@@ -422,16 +444,12 @@ def region_share(maps, regions):
 
 
 def all_methods(model, images, target=None, smoothgrad_samples=50, ig_steps=64, seed=0):
-    """The four maps of ``METHODS`` for the same images and targets, as {method name: (N, 48, 48)}.
+    """The four maps of ``methods()`` for the same images and targets, as {method name: (N, 48, 48)}.
 
     Integrated Gradients is signed; the dict holds it as returned (plots take absolute values).
     """
-    return {
-        "vanilla": vanilla(model, images, target),
-        "smoothgrad": smoothgrad(model, images, target, samples=smoothgrad_samples, seed=seed),
-        "integrated_gradients": integrated_gradients(model, images, target, steps=ig_steps),
-        "grad_cam": grad_cam(model, images, target),
-    }
+    return {name: method(model, images, target)
+            for name, method in methods(smoothgrad_samples, ig_steps, seed).items()}
 
 
 def class_means(maps, labels):
@@ -451,12 +469,17 @@ def class_means(maps, labels):
     return means
 
 
-def describe_region_share(maps, regions):
-    """A sentence: how much saliency falls on brows+eyes and on the mouth, against their share of the image.
+def region_summary(maps, regions):
+    """How much saliency falls on the brows and eyes and on the mouth, against their share of the image.
 
     Args:
         maps: (K, 48, 48) saliency maps (e.g. ``class_means``), rows in class order.
-        regions: {name: (row0, row1, col0, col1)} with "brows", "eyes" and "mouth".
+        regions: {name: (row0, row1, col0, col1)} with "brows", "eyes" and "mouth" (e.g. ``faces.regions_for``);
+            pixels where brows and eyes overlap count once.
+    Returns:
+        {"upper_share", "mouth_share": mean share of each map's |saliency| on brows+eyes and on the mouth,
+         "upper_area", "mouth_area": their share of the image, "ratio": (upper + mouth share) / (their area),
+         "mouth_heavy_classes": class names whose map weighs more on the mouth than on brows and eyes}.
     """
     maps = np.abs(np.asarray(maps, dtype=np.float64))
     maps = maps / np.maximum(maps.sum(axis=(1, 2), keepdims=True), 1e-12)  # (K, 48, 48), each sums to 1
@@ -470,12 +493,10 @@ def describe_region_share(maps, regions):
 
     upper, mouth = mask("brows", "eyes"), mask("mouth")
     upper_share, mouth_share = maps[:, upper].sum(axis=1), maps[:, mouth].sum(axis=1)  # (K,)
-    peaks_on_mouth = [CLASS_NAMES[k] for k in range(len(maps)) if mouth_share[k] > upper_share[k]]
-    ratio = (upper_share.mean() + mouth_share.mean()) / (upper.mean() + mouth.mean())
-    return (f"On average {upper_share.mean():.0%} of the saliency falls on the brows and eyes, which cover "
-            f"{upper.mean():.0%} of the image, and {mouth_share.mean():.0%} on the mouth, which covers "
-            f"{mouth.mean():.0%}: {ratio:.1f}x what their area alone would get. Classes whose saliency weighs more "
-            f"on the mouth than on brows and eyes: {', '.join(f'*{name}*' for name in peaks_on_mouth) or 'none'}.")
+    return {"upper_share": float(upper_share.mean()), "mouth_share": float(mouth_share.mean()),
+            "upper_area": float(upper.mean()), "mouth_area": float(mouth.mean()),
+            "ratio": float((upper_share.mean() + mouth_share.mean()) / (upper.mean() + mouth.mean())),
+            "mouth_heavy_classes": [CLASS_NAMES[k] for k in range(len(maps)) if mouth_share[k] > upper_share[k]]}
 
 
 @dataclasses.dataclass
@@ -500,12 +521,8 @@ def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, thr
         Spearman correlation, whether it passes (below ``threshold``), the deletion AUC of the
         map and of random order, and (for IG) the mean completeness gap.
     """
-    import functools
-
     import pandas as pd
 
-    methods = {"vanilla": vanilla, "smoothgrad": functools.partial(smoothgrad, samples=smoothgrad_samples, seed=seed),
-               "integrated_gradients": functools.partial(integrated_gradients, steps=ig_steps), "grad_cam": grad_cam}
     images = _images(images)
     target = np.argmax(scores(model, images), axis=1)
     rows, randomization, deletion = [], {}, {}
@@ -513,7 +530,7 @@ def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, thr
                                                     order="random", seed=seed)
     random_area = area_under_curve(random_fractions, random_curve)
     deletion["random order"] = random_curve.mean(axis=0)
-    for name, method in methods.items():
+    for name, method in methods(smoothgrad_samples, ig_steps, seed).items():
         steps = randomization_check(model, images, method, seed=seed, threshold=threshold)
         randomization[name] = np.concatenate([[1.0], steps["spearman"].to_numpy()])
         maps = method(model, images, target=target)
@@ -529,23 +546,3 @@ def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, thr
     table = pd.DataFrame(rows).set_index("method")
     return SanityChecks(table, np.arange(len(next(iter(randomization.values())))), randomization,
                         random_fractions, deletion)
-
-
-def describe_checks(checks):
-    """Sentences on which methods pass the randomisation and deletion checks and IG's completeness."""
-    table = checks.table
-    passed = [name for name in table.index if table.loc[name, "passes_randomisation"]]
-    flagged = [name for name in table.index if not table.loc[name, "passes_randomisation"]]
-    faithful = [name for name in table.index if table.loc[name, "faithful"]]
-    text = (f"After re-initialising every layer, the maps of {', '.join(passed) or 'no method'} lose their rank "
-            f"correlation with the originals (below the threshold)")
-    text += (f"; **flagged**: {', '.join(flagged)} barely change{'s' if len(flagged) == 1 else ''}, so "
-             f"{'it does' if len(flagged) == 1 else 'they do'} not explain this model." if flagged else ".")
-    best = table["deletion_auc"].idxmin()
-    text += (f" Deleting pixels in saliency order lowers the class probability faster than random order "
-             f"(AUC {table['random_order_auc'].iloc[0]:.3f}) for {', '.join(faithful) or 'no method'}; the most "
-             f"faithful map is {best} (AUC {table.loc[best, 'deletion_auc']:.3f}).")
-    if "completeness_gap" in table and table["completeness_gap"].notna().any():
-        gap = table["completeness_gap"].dropna().iloc[0]
-        text += f" Integrated Gradients adds up to the score difference within {gap:.1%} on average."
-    return text

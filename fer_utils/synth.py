@@ -9,17 +9,16 @@
 # Rendering is vectorised over a batch: soft shapes are evaluated on a fixed canonical pixel grid, then
 # each face is resampled through its inverse pose transform.
 
+import contextlib
 import functools
 import gzip
-import os
 import pathlib
-import tempfile
 from concurrent import futures
 
 import numpy as np
 from tqdm import tqdm
 
-from fer_utils import CLASS_NAMES, IMAGE_SIZE, NUM_PIXELS, paths
+from fer_utils import CLASS_NAMES, IMAGE_SIZE, NUM_PIXELS, apportion, errors, paths, provenance
 
 FER2013_CLASS_COUNTS = (4953, 547, 5121, 8989, 6077, 4002, 6198)  # full FER2013 (35,887) per class
 FER2013_USAGE_COUNTS = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
@@ -84,15 +83,7 @@ def _paint(canvas, alpha, tone):
 
 def _class_counts(n):
     """Per-class counts for n faces in FER2013 proportions (largest remainder, every class at least 1)."""
-    shares = np.asarray(FER2013_CLASS_COUNTS, dtype=np.float64) / sum(FER2013_CLASS_COUNTS)
-    counts = np.maximum(np.floor(shares * n).astype(np.int64), 1)
-    remainder = shares * n - np.floor(shares * n)
-    for class_index in np.argsort(-remainder, kind="stable"):
-        if counts.sum() >= n:
-            break
-        counts[class_index] += 1
-    counts[np.argmax(counts)] -= counts.sum() - n
-    return counts
+    return apportion.largest_remainder(FER2013_CLASS_COUNTS, n, at_least_one=True)
 
 
 def _sample_params(labels, rng):
@@ -510,9 +501,7 @@ def usage_split(labels, seed=0):
     """
     labels = np.asarray(labels)
     names = list(FER2013_USAGE_COUNTS)
-    shares = np.array(list(FER2013_USAGE_COUNTS.values()), np.float64) / sum(FER2013_USAGE_COUNTS.values())
-    totals = np.floor(shares * len(labels)).astype(np.int64)
-    totals[np.argsort(-(shares * len(labels) - totals), kind="stable")[: len(labels) - totals.sum()]] += 1
+    totals = apportion.largest_remainder(list(FER2013_USAGE_COUNTS.values()), len(labels))  # (3,) per usage
     # Interleave the usages evenly, then hand out consecutive stretches class by class: each class gets
     # each usage in proportion (within one face), and the totals are exact.
     positions = np.concatenate([(np.arange(total) + 0.5) / total for total in totals])
@@ -549,7 +538,9 @@ def write_csv(path=None, n=35887, seed=0, *, progress=True):
     """Write n synthetic faces as a Kaggle ``fer2013.csv`` (gzip-compressed when the name ends in .gz).
 
     Rows come in the Kaggle file's order: Training, then PublicTest, then PrivateTest, each in the shuffled
-    order of ``generate(n, seed)``. The file is written to a temporary name and moved into place.
+    order of ``generate(n, seed)``. The file is written to a temporary name and moved into place; a sidecar
+    ``<name>.origin.json`` (``provenance.record_synthetic``) then records generator, seed, rows and SHA-256, so
+    the data are recognised as synthetic wherever the file is passed.
 
     Args:
         path: output file; default ``paths.SYNTHETIC_CSV``. Parent folders are created.
@@ -559,32 +550,29 @@ def write_csv(path=None, n=35887, seed=0, *, progress=True):
     Returns:
         The pathlib.Path written.
     Raises:
-        ValueError: n < 7 or a negative seed.
+        ValueError: n < 7 or a negative seed; path names a folder.
     """
     _check(n, seed)
     path = pathlib.Path(path).expanduser() if path is not None else paths.SYNTHETIC_CSV
+    if path.is_dir():
+        raise errors.InputError(f"{path.absolute()}: is a folder; give a file name, e.g. "
+                                f"{path.absolute() / 'fer2013.csv.gz'}")
     images, labels = generate(n, seed, progress=progress)
     usages = usage_split(labels, seed)
     order = np.concatenate([np.flatnonzero(usages == name) for name in FER2013_USAGE_COUNTS])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            compressed = path.name.endswith(".gz")
-            stream = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if compressed else raw
-            # Compress on a second thread (zlib releases the GIL) while the next chunk is formatted.
-            with stream, futures.ThreadPoolExecutor(max_workers=1) as writer, \
-                    tqdm(total=n, desc="writing csv", unit="row", disable=not progress) as bar:
-                pending = writer.submit(stream.write, b"emotion,pixels,Usage\n")
-                for start in range(0, n, 1024):
-                    chunk = order[start : start + 1024]
-                    text = _format_rows(images[chunk], labels[chunk], usages[chunk])
-                    pending.result()
-                    pending = writer.submit(stream.write, text)
-                    bar.update(len(chunk))
+    with paths.atomic_write(path, "wb") as raw:
+        compressed = path.name.endswith(".gz")  # closing the GzipFile leaves raw open, for atomic_write to fsync
+        stream = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if compressed else raw
+        # Compress on a second thread (zlib releases the GIL) while the next chunk is formatted.
+        with stream if compressed else contextlib.nullcontext(), futures.ThreadPoolExecutor(max_workers=1) as writer, \
+                tqdm(total=n, desc="writing csv", unit="row", disable=not progress) as bar:
+            pending = writer.submit(stream.write, b"emotion,pixels,Usage\n")
+            for start in range(0, n, 1024):
+                chunk = order[start : start + 1024]
+                text = _format_rows(images[chunk], labels[chunk], usages[chunk])
                 pending.result()
-        os.replace(temporary, path)
-    except BaseException:
-        pathlib.Path(temporary).unlink(missing_ok=True)
-        raise
+                pending = writer.submit(stream.write, text)
+                bar.update(len(chunk))
+            pending.result()
+    provenance.record_synthetic(path, rows=n, seed=seed)  # the sidecar that marks the file as generated
     return path

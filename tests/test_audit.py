@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_utils import audit, data, synth
+from fer_utils import audit, data, narrative, synth
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_audit_table_and_sentence_quote_the_counts(planted):
     table = audit.audit_table(result).set_index("finding")["count"]
     assert table["images"] == 210 and table["exact duplicates (extra copies)"] == 1
     assert table["near-duplicate pairs"] == 1 and table["blank or near-constant images"] == 1
-    sentence = audit.describe_audit(result)
+    sentence = narrative.audit(audit.summary(result))
     assert "1 exact duplicate copies (0.5%) in 1 sets, 1 of them spanning two splits, 1 with conflicting labels" in sentence
     assert "1 near-duplicate pairs (1 across splits) and 1 blank" in sentence
     balance = audit.balance_table(result)

@@ -1,5 +1,6 @@
 """Tests for fer_utils.augment: one-pass random affine, random erasing, test-time views."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -8,6 +9,26 @@ from fer_utils import augment
 
 def _faces(n=6, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, 48, 48, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("angle, scale, shift, mirror, expected", [
+    (0.0, 1.0, (0.0, 0.0), 1.0, [1, 0, 0, 0, 1, 0, 0, 0]),  # identity
+    (0.0, 1.0, (0.0, 0.0), -1.0, [-1, 0, 4, 0, 1, 0, 0, 0]),  # mirror: x_in = 4 - x on a 5 px side
+    (np.pi / 2, 1.0, (0.0, 0.0), 1.0, [0, -1, 4, 1, 0, 0, 0, 0]),  # quarter turn: x_in = 4 - y, y_in = x
+    (0.0, 2.0, (1.0, -1.0), 1.0, [0.5, 0, 2, 0, 0.5, 0, 0, 0]),  # zoom in 2x about (2, 2), then shift
+])
+def test_affine_rows_by_hand_in_numpy_and_keras(angle, scale, shift, mirror, expected):
+    rows = augment.affine_rows(np.float64(angle), scale, *shift, 5, mirror, array_module=np)
+    np.testing.assert_allclose(rows, expected, atol=1e-12)
+    tensors = [keras.ops.convert_to_tensor([value], "float32") for value in (angle, scale, *shift, mirror)]
+    np.testing.assert_allclose(augment.affine_rows(*tensors[:4], 5, tensors[4]), [expected], atol=1e-6)
+
+
+def test_affine_rows_follow_the_resampler_convention():
+    image = np.arange(25, dtype=np.float32).reshape(1, 5, 5, 1)
+    quarter_turn = augment.affine_rows(np.array([np.pi / 2]), 1.0, 0.0, 0.0, 5, array_module=np).astype(np.float32)
+    turned = keras.ops.image.affine_transform(image, quarter_turn, interpolation="bilinear")
+    np.testing.assert_allclose(turned[0, ..., 0], np.rot90(image[0, ..., 0]), atol=1e-4)
 
 
 def test_affine_without_motion_is_identity_or_a_mirror():

@@ -13,7 +13,8 @@ def run_cli(*args, env=None):
                           timeout=300, env=env)
 
 
-@pytest.mark.parametrize("command", [[], ["synth"], ["data"], ["train"], ["predict"], ["audit"], ["run"], ["render"]])
+@pytest.mark.parametrize("command", [[], ["synth"], ["data"], ["train"], ["predict"], ["audit"], ["run"], ["render"],
+                                     ["runs"]])
 def test_every_subcommand_has_help(command):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*command, "--help"])
@@ -38,6 +39,23 @@ def test_data_prints_rows_per_split_and_class(tmp_path, capsys):
     assert "fer2013 form, 140 rows" in out
     for word in ("Training", "PublicTest", "PrivateTest", "angry", "neutral", "total"):
         assert word in out
+
+
+def test_synth_writes_the_requested_rows_and_seed(tmp_path, capsys):
+    from fer_utils import data
+
+    written = {}
+    for name, seed in (("first", 1), ("again", 1), ("other", 2)):
+        out = tmp_path / f"{name}.csv"
+        assert cli.main(["--quiet", "synth", "--out", str(out), "--rows", "70", "--seed", str(seed)]) == 0
+        assert capsys.readouterr().out.strip() == str(out)  # prints the path written
+        written[name] = out.read_bytes()
+    dataset = data.load(tmp_path / "first.csv", cache=False, progress=False)
+    assert dataset.form == "fer2013" and len(dataset) == 70
+    assert sorted(set(dataset.y.tolist())) == list(range(7))  # every class, even at 70 rows
+    assert dataset.usages == ["Training", "PublicTest", "PrivateTest"]
+    assert written["again"] == written["first"]  # the same seed writes the same bytes
+    assert written["other"] != written["first"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -102,3 +120,92 @@ def test_audit_finds_a_duplicate_across_two_files(tmp_path, capsys):
     flagged = out.read_text().splitlines()
     assert flagged[0] == "kind,group,row,usage,label"
     assert "exact,0,2,Training,2" in flagged and "exact,0,4,Test,-1" in flagged and "blank,-1,5,Test,-1" in flagged
+
+
+def test_only_input_errors_are_one_line_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    from fer_utils import data
+
+    def broken(path, **options):
+        raise KeyError("an internal bug")
+
+    monkeypatch.setattr(data, "load", broken)
+    with pytest.raises(KeyError, match="an internal bug"):  # not swallowed into "exit 2"
+        cli.main(["--quiet", "data", "whatever.csv"])
+
+    def full_disk(path, **options):
+        raise OSError(28, "No space left on device", "/tmp/x")
+
+    monkeypatch.setattr(data, "load", full_disk)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "data", "whatever.csv"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip() == "fer-workbook data: error: No space left on device: /tmp/x"
+
+    def interrupted(path, **options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "load", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "data", "whatever.csv"])
+    assert exit_info.value.code == 130 and "run the same command again to resume" in capsys.readouterr().err
+
+
+def test_run_passes_typed_notebook_parameters_and_an_absolute_data_path(tmp_path, monkeypatch, capsys):
+    from fer_utils import report
+
+    calls = []
+    monkeypatch.setattr(report, "run", lambda parameters, out_dir=None, progress=True: calls.append(
+        (parameters, out_dir)) or [tmp_path / "01-cnn.ipynb"])
+    data_file = tmp_path / "train.csv"
+    data_file.write_text("label,feature\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--quiet", "run", "--data", "train.csv", "--param", "seed=2", "--param", "ig_steps=8",
+                     "--out", str(tmp_path / "executed")]) == 0
+    parameters, out_dir = calls[0]
+    assert parameters == {"seed": 2, "ig_steps": 8, "profile": "quick", "data_path": str(data_file)}
+    assert out_dir == str(tmp_path / "executed")
+    for bad, message in ((["--param", "seed=two"], "expected int"), (["--param", "epochs=3"], "no notebook has"),
+                         (["--param", "seed"], "expected KEY=VALUE")):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["--quiet", "run", *bad])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_render_writes_the_html_report_from_executed_notebooks(tmp_path, capsys):
+    import nbformat
+
+    from fer_utils import report
+
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    for number in (1, 2):
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        parameters = nbformat.v4.new_code_cell('data_path: str = ""  # data')
+        parameters.metadata["tags"] = ["parameters"]
+        notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+                          parameters]
+        nbformat.write(notebook, str(executed / f"0{number}-q.ipynb"))
+    assert cli.main(["--quiet", "render", "--executed", str(executed), "--out", str(tmp_path), "--no-pdf",
+                     "--name", "Lin Mei", "--student-id", "R01"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Lin Mei" in html and "R01" in html and report.QUESTIONS[1].zh in html and "SYNTHETIC DATA" in html
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "render", "--executed", str(tmp_path / "nothing"), "--no-pdf"])
+    assert exit_info.value.code == 1 and "run `fer-workbook run` first" in capsys.readouterr().err
+
+
+def test_runs_lists_the_runs_and_prunes_stale_ones(tmp_path, capsys):
+    stale = tmp_path / "runs" / "vgg-quick-0123456789ab"
+    stale.mkdir(parents=True)
+    (stale / "config.json").write_text('{"model": "vgg", "profile": "quick"}')
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "vgg-quick-0123456789ab" in out and "stale (made before runs stored their identity)" in out
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs"), "--dry-run"]) == 0
+    assert "1 stale run(s) would be deleted" in capsys.readouterr().out and stale.exists()
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs"), "--prune"]) == 0
+    assert "1 stale run(s) deleted" in capsys.readouterr().out and not stale.exists()
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert "no runs in" in capsys.readouterr().out

@@ -49,3 +49,17 @@ def test_parse_value_converts_command_line_text():
         config.parse_value("epochs", "five")
     with pytest.raises(ValueError, match="unknown setting"):
         config.parse_value("epoch", "5")
+
+
+def test_one_parser_for_settings_and_notebook_parameters():
+    from fer_utils import errors
+
+    for text, value in (("yes", True), ("No", False), ("1", True), ("false", False)):
+        assert config.parse_text("flag", text, "bool") is value
+        assert config.parse_value("augment", text) is value
+    assert config.parse_text("steps", "12", "int") == 12 and config.parse_text("name", "a=b", "str") == "a=b"
+    with pytest.raises(errors.InputError, match="flag=maybe: expected true or false"):
+        config.parse_text("flag", "maybe", "bool")
+    assert config.parse_pairs(["epochs=3", " seed =1", "path=a=b"]) == {"epochs": "3", "seed": "1", "path": "a=b"}
+    with pytest.raises(errors.InputError, match="expected KEY=VALUE"):
+        config.parse_pairs(["epochs"])

@@ -138,7 +138,7 @@ def test_folder_progress_bar_goes_to_stderr(tmp_path, capsys):
 def test_wrong_size_is_refused_unless_resize(tmp_path):
     root = make_folders(tmp_path / "faces")
     big = save_image(root / "train" / "sad" / "big.png", np.zeros((60, 50)))
-    with pytest.raises(data.DataError, match=r"big\.png: image is 50x60 pixels.*resize=True"):
+    with pytest.raises(data.DataError, match=r"big\.png: image is 50x60 pixels.*--resize \(resize=True\)"):
         load(root, tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -243,7 +243,7 @@ def test_bad_folders(tmp_path):
     with pytest.raises(data.DataError, match="mixed: a folder of class folders, but its name 'mixed' is not a split"):
         load(tmp_path / "mixed", tmp_path)
     (tmp_path / "empty" / "train" / "sad").mkdir(parents=True)
-    with pytest.raises(data.DataError, match="empty: no images found"):
+    with pytest.raises(data.DataError, match="train: an empty split folder"):
         load(tmp_path / "empty", tmp_path)
 
 
@@ -362,3 +362,124 @@ def test_subsample_keeps_proportions_and_every_class():
     assert data.subsample(dataset, 86, seed=3).ids.tolist() == small.ids.tolist()
     with pytest.raises(ValueError, match="21"):
         data.subsample(dataset, 20)
+
+
+# ------------------------------------------------------------------------------- issue 14: loader faults
+
+
+@pytest.mark.parametrize("first_bad, expected", [
+    (row(pixels=list(PIXELS[0]) + [1]), "found 2305 values"),
+    (row(label=9), "label '9'"),
+    (row(pixels=["256"] + list(PIXELS[0][1:])), "'256'"),
+])
+@pytest.mark.parametrize("later_bad", ["0,1,2", "", "7"])
+def test_the_first_bad_line_wins_whatever_the_kind_of_error(tmp_path, first_bad, expected, later_bad):
+    rows = [row(), first_bad] + [row()] * 20 + [later_bad] + [row()] * 3  # one parse chunk
+    path = ml2017_train_csv(tmp_path / "train.csv", rows=rows)
+    with pytest.raises(data.DataError, match=r"train\.csv, line 3: ") as error:
+        load(path, tmp_path)
+    assert expected in str(error.value)
+
+
+def test_a_repeated_id_before_a_bad_line_is_the_error(tmp_path):
+    rows = [f"{i},{pixel_text(PIXELS[0])}" for i in (4, 5, 4, 6)] + ["x," + pixel_text(PIXELS[0])]
+    path = write(tmp_path / "test.csv", "id,feature\n" + "\n".join(rows) + "\n")
+    with pytest.raises(data.DataError, match=r"test\.csv, line 4: id 4 repeats the id of line 2"):
+        load(path, tmp_path)
+
+
+@pytest.mark.parametrize("text, quoted", [
+    ("label,feature\n" + "x" * 1_000_000 + "," + pixel_text(PIXELS[0]) + "\n", "label 'xxx"),
+    ("label,feature\n0," + "y" * 1_000_000 + " " + pixel_text(PIXELS[0]) + "\n", "value 1 is 'yyy"),
+    ("emotion,pixels,Usage\n0," + pixel_text(PIXELS[0]) + "," + "z" * 1_000_000 + "\n", "Usage 'zzz"),
+])
+def test_a_huge_bad_field_is_quoted_short(tmp_path, text, quoted):
+    with pytest.raises(data.DataError) as error:
+        load(write(tmp_path / "big.csv", text), tmp_path)
+    message = str(error.value)
+    assert len(message) < 400 and quoted in message and "…" in message and "1,000,000 bytes" in message
+
+
+def test_16_bit_images_are_scaled_to_8_bits(tmp_path):
+    values = np.arange(2304).reshape(48, 48) % 256  # every 8-bit value, stored as 16 bits (v * 257)
+    path = tmp_path / "faces" / "train" / "happy" / "deep.png"
+    path.parent.mkdir(parents=True)
+    Image.fromarray((values * 257).astype(np.uint16)).save(path)
+    assert Image.open(path).mode.startswith("I")
+    np.testing.assert_array_equal(load(tmp_path / "faces", tmp_path).x[0, :, :, 0], values)
+
+
+def test_unlabeled_image_folders_and_paths(tmp_path):
+    root = make_folders(tmp_path / "faces")
+    for name in ("z.png", "y.jpg"):
+        save_image(root / "private_test" / name, PIXELS[2].reshape(48, 48))
+    dataset = load(root, tmp_path)
+    assert dataset.usages == ["Training", "PrivateTest", "Test"] and dataset.y.tolist() == [0, 0, 3, -1, -1, 0, 3]
+    assert dataset.paths.tolist() == ["train/angry/a.png", "train/angry/b.png", "train/Happy/c.png",
+                                      "private_test/y.jpg", "private_test/z.png", "test/angry/e.png", "test/3/d.png"]
+    assert dataset.subset([4, 0]).paths.tolist() == ["private_test/z.png", "train/angry/a.png"]
+    assert load(root, tmp_path).paths.tolist() == dataset.paths.tolist()  # from the cache
+    alone = load(root / "private_test", tmp_path)
+    assert alone.usages == ["PrivateTest"] and alone.paths.tolist() == ["y.jpg", "z.png"] and not alone.labeled
+    csv = load(fer2013_csv(tmp_path / "fer2013.csv"), tmp_path)
+    assert csv.paths.tolist() == [""] * 5 and data.combine([alone, csv]).paths.tolist() == ["y.jpg", "z.png"] + [""] * 5
+    assert synthetic().subset([0, 1]).paths.tolist() == ["", ""]  # constructed without paths
+
+
+def test_every_file_in_a_class_folder_is_loaded_or_reported(tmp_path):
+    root = make_folders(tmp_path / "faces")
+    Image.fromarray(PIXELS[0].reshape(48, 48)).save(root / "train" / "angry" / "f.gif")
+    (root / "train" / "Happy" / "notes.txt").write_text("stray")
+    (root / "test" / "3" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(data.DataError) as error:
+        load(root, tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"{root}: 3 files are not readable images") and "--skip-unreadable" in message
+    assert "train/angry/f.gif: unsupported file type '.gif'" in message
+    assert "train/Happy/notes.txt: unsupported file type '.txt'" in message
+    assert "test/3/broken.png: unreadable image" in message and "\n" not in message
+    for attempt in range(2):  # decoded, then from the cache: the warning is given again
+        with pytest.warns(UserWarning, match=r"skipped 3 files.*f\.gif.*notes\.txt.*broken\.png"):
+            dataset = load(root, tmp_path, skip_unreadable=True)
+        assert len(dataset) == 5 and "test/3/broken.png" not in dataset.paths
+    with pytest.raises(data.DataError, match="3 files are not readable"):  # the cache does not hide them
+        load(root, tmp_path)
+
+
+def test_an_empty_split_folder_is_an_error(tmp_path):
+    root = make_folders(tmp_path / "faces")
+    (root / "val" / "sad").mkdir(parents=True)
+    with pytest.raises(data.DataError, match=r"faces/val: an empty split folder"):
+        load(root, tmp_path)
+    (root / "val" / "sad").rmdir()
+    with pytest.raises(data.DataError, match=r"faces/val: an empty split folder"):
+        load(root, tmp_path)
+
+
+def test_gzip_trailing_data_is_not_called_truncated(tmp_path):
+    text = ml2017_train_csv(tmp_path / "t.csv").read_bytes()
+    path = tmp_path / "train.csv.gz"
+    for junk in (b"xyz", b"junk" * 100):
+        path.write_bytes(gzip.compress(text) + junk)
+        with pytest.raises(data.DataError, match=rf"train\.csv\.gz: {len(junk)} bytes of trailing data after the "
+                                                 "gzip stream") as error:
+            load(path, tmp_path, cache=False)
+        assert "truncated" not in str(error.value)
+
+
+def test_relative_paths_try_the_cwd_then_the_project_root(tmp_path, monkeypatch):
+    from fer_utils import paths
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setattr(paths, "PROJECT_ROOT", project)
+    monkeypatch.chdir(elsewhere)
+    in_project = fer2013_csv((project / "data").mkdir(parents=True) or project / "data" / "f.csv")
+    assert paths.resolve("data/f.csv") == in_project
+    in_cwd = fer2013_csv((elsewhere / "data").mkdir() or elsewhere / "data" / "f.csv")
+    assert paths.resolve("data/f.csv") == in_cwd and load("data/f.csv", tmp_path).source == str(in_cwd)
+    with pytest.raises(data.DataError) as error:
+        load("data/missing.csv", tmp_path)
+    assert str(elsewhere / "data" / "missing.csv") in str(error.value)
+    assert str(project / "data" / "missing.csv") in str(error.value)
+    assert paths.resolve("data/missing.csv") == elsewhere / "data" / "missing.csv"  # a new file goes to the cwd

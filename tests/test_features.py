@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_utils import features, models, saliency
+from fer_utils import features, models, narrative, saliency
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,17 @@ def test_class_model_raises_the_class_score(vgg_small):
         features.class_model(vgg_small, 7, steps=2, progress=False)
 
 
+def test_sub_models_and_graphs_live_in_the_shared_model_cache(vgg_small):
+    sub_model = features.layer_model(vgg_small, "conv2_1")
+    assert features.layer_model(vgg_small, "conv2_1") is sub_model
+    assert saliency.cached(vgg_small, ("layer", "conv2_1"), pytest.fail) is sub_model  # found, not built
+    features.filter_images(vgg_small, "conv2_1", [0], steps=1, progress=False)
+    parameters, optimizer, step, final = saliency.cached(vgg_small, ("filters", "conv2_1", False, (1, 48, 48, 1)),
+                                                         pytest.fail)  # one filter's pixels: (1, 48, 48, 1)
+    assert isinstance(optimizer, keras.optimizers.Adam) and int(optimizer.iterations) == 1  # the one step
+    assert parameters.shape == (1, 48, 48, 1) and callable(step) and callable(final)
+
+
 def test_filter_outputs_shape(vgg_small):
     face = np.random.default_rng(2).integers(0, 256, (48, 48))
     assert features.filter_outputs(vgg_small, "conv2_1", face).shape == (24, 24, 32)
@@ -151,7 +162,10 @@ def test_class_shares_selectivity_and_description():
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
     assert shares.loc[2, "happy"] == pytest.approx(2 / 3)
     np.testing.assert_array_equal(features.most_selective(top, 2), [0, 2])
-    text = features.describe_filter_classes(top)
+    summary = features.filter_class_summary(top)
+    assert summary["dominant_counts"] == {"angry": 2, "happy": 1} and summary["selective"] == 2
+    assert summary["most_selective"] == {"filter": 0, "class": "angry", "share": 1.0}
+    text = narrative.filter_classes(summary)
     assert "*angry* 2, *happy* 1" in text and "2 filters have one class in at least half" in text
     assert "filter 0, has 100% *angry*" in text
     with pytest.raises(ValueError, match="labels"):

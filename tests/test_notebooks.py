@@ -27,8 +27,25 @@ def test_header_has_title_question_and_description(path):
     assert question.zh in first.source and question.en in first.source
     description = re.search(r"^\*(.+)\*$", first.source, re.MULTILINE)
     assert description and len(description.group(1)) <= 100
-    assert any(cell.cell_type == "markdown" and cell.source.startswith("## Conclusion")
-               for cell in notebook.cells[-2:]), "the notebook must close with a conclusion"
+    assert any(cell.cell_type == "markdown" and cell.source.startswith("## 說明 / Explanation")
+               for cell in notebook.cells[-2:]), "the notebook must close with its explanation (說明)"
+    headings = [cell.source.splitlines()[0] for cell in notebook.cells if cell.cell_type == "markdown" and cell.source]
+    assert "## 答 / Answer" in headings, "the answer (答) section is missing"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
+def test_plumbing_is_tagged_out_of_the_report(path):
+    """Set-up, parameters and the run call stay in the notebook for JupyterLab; their tags keep them out of the report."""
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        plumbing = (cell.source.startswith(("## Setup", "Parameters (papermill")) or "parameters" in tags
+                    or re.search(r"^(from|import) ", cell.source, re.MULTILINE) and cell.cell_type == "code"
+                    and "pd.DataFrame" not in cell.source or "workbook_run(" in cell.source or "glue(" in cell.source)
+        if plumbing:
+            assert "remove-cell" in tags, f"{path.name}: {cell.source[:60]!r} needs the remove-cell tag"
+    captions = [cell for cell in notebook.cells if {"caption-figure", "caption-table"} & set(cell.metadata.get("tags", []))]
+    assert captions and all("/" in cell.source and "\n" not in cell.source.strip() for cell in captions), "captions: Chinese / English, one line"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)

@@ -25,6 +25,17 @@ def _chapter(path, number, outputs=(), parameters=None):
     return path
 
 
+def _flagged(path):
+    """A chapter whose parameters cell declares a bool."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell("flag: bool = False  # a switch")
+    cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [cell]
+    nbformat.write(notebook, str(path))
+    return path
+
+
 def test_notebooks_are_ordered_by_number_and_ignore_other_files(tmp_path):
     for name in ("02-b.ipynb", "01-a.ipynb", "scratch.ipynb", "10-later.ipynb"):
         _chapter(tmp_path / name, 1)
@@ -38,6 +49,7 @@ def test_coerce_parameters_uses_the_notebooks_types(tmp_path):
     assert report.coerce_parameters({"seed": "3", "profile": "cpu"}, chapters) == {"seed": 3, "profile": "cpu"}
     with pytest.raises(ValueError, match="expected int"):
         report.coerce_parameters({"seed": "three"}, chapters)
+    assert report.coerce_parameters({"flag": "yes"}, [_flagged(tmp_path / "02-b.ipynb")]) == {"flag": True}
     with pytest.raises(ValueError, match="no notebook has this parameter"):
         report.coerce_parameters({"epochs": "3"}, chapters)
 
@@ -63,7 +75,19 @@ def test_html_hides_code_and_stderr_and_shows_the_header(tmp_path):
 def test_real_data_has_no_synthetic_banner(tmp_path):
     chapters = [_chapter(tmp_path / "01-q.ipynb", 1, parameters={"data_path": "/data/fer2013.csv"})]
     text = report.to_html(chapters)
-    assert "SYNTHETIC DATA" not in text and "/data/fer2013.csv" in text
+    assert "SYNTHETIC DATA" not in text and "fer2013.csv" in text
+
+
+def test_the_banner_follows_the_data_not_the_parameter(tmp_path):
+    from fer_utils import synth
+
+    generated = synth.write_csv(tmp_path / "data" / "fer2013.csv.gz", n=70, seed=2, progress=False)
+    chapters = [_chapter(tmp_path / "01-q.ipynb", 1, parameters={"data_path": str(generated)})]
+    assert "SYNTHETIC DATA" in report.to_html(chapters), "a path to generated faces is still synthetic"
+    copied = tmp_path / "data" / "mine.csv.gz"  # the same bytes without the generator's sidecar: the user's file
+    copied.write_bytes(generated.read_bytes())
+    chapters = [_chapter(tmp_path / "02-q.ipynb", 2, parameters={"data_path": str(copied)})]
+    assert "SYNTHETIC DATA" not in report.to_html(chapters)
 
 
 def test_a_failed_cell_stops_the_render(tmp_path):
@@ -98,3 +122,52 @@ def test_run_and_render_the_whole_workbook(tmp_path):
     if shutil.which("pdftotext"):  # poppler, when installed: the CJK text is real glyphs, not boxes
         poppler = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
         assert report.QUESTIONS[2].zh[:10] in poppler.replace("\n", "")
+
+
+def _tagged_chapter(path, number, splits=None):
+    """A chapter in the report's structure: tagged plumbing, a figure caption, a table caption, glued results."""
+    from fer_utils import workbook
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+    def cell(kind, source, tags=(), outputs=()):
+        made = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+        made.metadata["tags"] = list(tags)
+        if kind == "code":
+            made.outputs = list(outputs)
+        return made
+
+    text = lambda value: nbformat.v4.new_output("stream", name="stdout", text=value)  # noqa: E731
+    glue = nbformat.v4.new_output("display_data", data={
+        workbook.GLUE_MIME: {"cnn": {"model": "vgg_small", "parameters": 1234, "splits": splits, "split": "val",
+                                     "synthetic": False}}, "text/plain": "glued"})
+    notebook.cells = [
+        cell("markdown", f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+        cell("markdown", "## Setup", ["remove-cell"]), cell("code", "import os", ["remove-cell"], [text("PLUMBING\n")]),
+        cell("markdown", "## 答 / Answer"),
+        cell("code", "audit()", ["remove-output"], [text("HIDDEN OUTPUT\n")]),
+        cell("code", "plot()", [], [text("shown figure\n")]), cell("markdown", "訓練曲線 / Curves.", ["caption-figure"]),
+        cell("markdown", "準確率 / Accuracy.", ["caption-table"]), cell("code", "table()", [], [text("shown table\n")]),
+        cell("markdown", "Vanilla gradient (Simonyan et al. 2013)."),
+        cell("code", "glue()", ["remove-cell"], [glue] if splits else []),
+        cell("markdown", "## 說明 / Explanation"), cell("code", "explain()", [], [text("中文說明 explanation\n")])]
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def test_tags_choose_what_the_report_shows_and_captions_are_numbered(tmp_path):
+    val = {"n": 10, "accuracy": 0.4, "macro_f1": 0.3, "per_class": {}}
+    chapters = [_tagged_chapter(tmp_path / f"0{n}-q.ipynb", n, {"train": val, "val": val} if n == 1 else None)
+                for n in (1, 2)]
+    text = report.to_html(chapters, collaborators="Chen, Wang")
+    assert "PLUMBING" not in text and "HIDDEN OUTPUT" not in text and "## Setup" not in text
+    assert "shown figure" in text and "shown table" in text and "中文說明 explanation" in text
+    assert "圖 1 / Figure 1." in text and "圖 2 / Figure 2." in text and "表 2 / Table 2." in text
+    assert "表 3 / Table 3." not in text, "captions are numbered across chapters, once each"
+    assert text.count("Chen, Wang") == 1 + len(chapters), "collaborators: the header and each question"
+    assert 'href="#ref-2"' in text and 'id="ref-2"' in text and "arXiv:1312.6034" in text
+    assert 'href="#q1"' in text and 'id="q1"' in text, "the table of contents links each question"
+    # the first page quotes what the notebooks glued, and says validation stands in for the test splits
+    assert "40.0%" in text and "1,234" in text and "21,100,035" in text and "validation stands in" in text
+    assert "<title>Facial expression recognition" in text

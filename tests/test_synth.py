@@ -6,7 +6,7 @@ import gzip
 import numpy as np
 import pytest
 
-from fer_utils import CLASS_NAMES, data, paths, synth
+from fer_utils import CLASS_NAMES, data, paths, provenance, synth
 
 HAPPY, NEUTRAL = CLASS_NAMES.index("happy"), CLASS_NAMES.index("neutral")
 
@@ -166,7 +166,12 @@ def test_write_csv_default_path_is_gzipped_atomic_and_reproducible(tmp_path, mon
         assert sum(1 for _ in handle) == 30
     synth.write_csv(n=30, seed=1, progress=False)
     assert target.read_bytes() == first  # same bytes (gzip mtime fixed)
-    assert [p.name for p in target.parent.iterdir()] == ["fer2013.csv.gz"]  # no temporary left behind
+    # no temporary left behind; the sidecar marks the file as generated, with its seed and hash
+    assert sorted(p.name for p in target.parent.iterdir()) == ["fer2013.csv.gz", "fer2013.csv.gz.origin.json"]
+    origin = provenance.data_origin(target)
+    assert origin["kind"] == "synthetic" and (origin["seed"], origin["rows"]) == (1, 30)
+    target.write_bytes(first[:-8])  # a changed file no longer matches its sidecar: it is the user's data
+    assert provenance.data_origin(target)["kind"] == "file"
 
 
 def test_csv_round_trips_through_the_loader(tmp_path):

@@ -1,0 +1,539 @@
+"""The report's prose: pure functions from structured results to sentences, one place per sentence.
+
+Every sentence with a number in the report comes from a function here; the numbers come from the results
+passed in (``evaluate``, ``audit``, ``saliency``, ``features`` and ``workbook`` compute them), never typed.
+Every function speaks Traditional Chinese (``lang="zh"``, as Taiwanese students write a course report:
+the course's English terms such as epoch, recall or filter kept, the sentence built the Chinese way) and English
+(``lang="en"``, the default); both versions of a sentence sit side by side in one function, from the same numbers.
+``both`` glues the two into one bilingual paragraph. Class names are printed in *italics* in English and as
+"恐懼（fear）" in Chinese, figures rounded as the report shows them.
+"""
+
+from fer_utils import evaluate
+
+LANGUAGES = ("zh", "en")
+#: Class names as a Taiwanese report writes them (the English name follows in brackets).
+CLASS_ZH = {"angry": "生氣", "disgust": "厭惡", "fear": "恐懼", "happy": "開心", "sad": "難過", "surprise": "驚訝",
+            "neutral": "中性"}
+TTA_WORDS = {"none": "no test-time augmentation", "flip": "predictions averaged with the mirrored face",
+             "ten_crop": "predictions averaged over ten crops (five shifted windows and their mirrors)"}
+TTA_WORDS_ZH = {"none": "不做 test-time augmentation", "flip": "原圖和左右翻轉後的預測取平均",
+                "ten_crop": "十個裁切（五個位移視窗和它們的鏡像）的預測取平均"}
+STOP_WORDS = {"epochs": "it reached its last epoch", "early_stopping": "validation accuracy stopped improving",
+              "time_budget": "its time budget ran out"}
+STOP_WORDS_ZH = {"epochs": "跑滿了設定的 epoch 數", "early_stopping": "validation 準確率不再進步（early stopping）",
+                 "time_budget": "時間預算用完了"}
+#: The original report's figures (ML2017 HW3, 2017): test accuracies on FER2013 and parameter counts.
+ORIGINAL_2017 = {"CNN": {"PublicTest": 0.60100, "PrivateTest": 0.61604, "average": (0.60100 + 0.61604) / 2,
+                         "parameters": 21_100_035},
+                 "DNN": {"average": 0.353995, "parameters": 21_187_076}}
+
+
+def _language(lang):
+    """``lang`` checked: "zh" or "en".
+
+    Raises:
+        ValueError: any other value (names the argument and the choices).
+    """
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang={lang!r}: use 'zh' (Traditional Chinese) or 'en' (English)")
+    return lang
+
+
+def _pad(text):
+    """A name set inside a Chinese sentence: spaced when it is Latin ("在 PrivateTest 上"), not when Chinese ("在驗證集上")."""
+    return f" {text} " if text[:1].isascii() else text
+
+
+def class_name(name, lang="en"):
+    """A class name in a sentence: "*fear*" in English, "恐懼（fear）" in Chinese."""
+    return f"{CLASS_ZH[name]}（{name}）" if _language(lang) == "zh" else f"*{name}*"
+
+
+def both(function, *args, **kwargs):
+    """The Traditional Chinese and the English text of one narrative function, as two Markdown paragraphs.
+
+    Args:
+        function: a function of this module with a ``lang`` argument.
+        *args, **kwargs: its other arguments.
+    Returns:
+        "<Chinese>\n\n<English>".
+    """
+    return f"{function(*args, lang='zh', **kwargs)}\n\n{function(*args, lang='en', **kwargs)}"
+
+
+def _series(items, lang="en"):
+    """"a", "a and b", "a, b and c" (Chinese: "a、b和c")."""
+    items = list(items)
+    if len(items) <= 1:
+        return items[0] if items else ""
+    if lang == "zh":
+        return "、".join(items[:-1]) + "和" + items[-1]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def origin(data_origin, lang="en"):
+    """A short label of a data origin: "synthetic (seed 0, 35,887 faces)" or "train.csv.gz sha256 1a2b3c4d5e6f"."""
+    zh = _language(lang) == "zh"
+    if data_origin.get("kind") == "synthetic":
+        seed, rows = data_origin.get("seed"), data_origin.get("rows", 0)
+        return f"合成資料（seed {seed}，{rows:,} 張臉）" if zh else f"synthetic (seed {seed}, {rows:,} faces)"
+    name = data_origin.get("path", "?").replace("\\", "/").rsplit("/", 1)[-1]
+    digest = data_origin.get("sha256", "?")[:12]
+    return f"{name}（sha256 {digest}）" if zh else f"{name} sha256 {digest}"
+
+
+def split_title(name, lang="en"):
+    """How the report names a split's faces: "PrivateTest test faces", "held-out validation faces", ..."""
+    if _language(lang) == "zh":
+        if name == "val":
+            return "驗證集的臉（資料沒有標註好的測試集，以驗證集代替；checkpoint 也是依驗證集挑的）"
+        return "訓練集的臉" if name == "train" else f"{name} 測試集的臉"
+    if name == "val":
+        return "held-out validation faces (no labeled test split in the data; checkpoints were chosen on them)"
+    if name == "train":
+        return "training faces"
+    return f"{name} test faces"
+
+
+def split_name(name, lang="en"):
+    """A split's short name in a sentence: "PrivateTest", "validation" (驗證集), "training" (訓練集)."""
+    if _language(lang) == "zh":
+        return {"val": "驗證集", "train": "訓練集"}.get(name, name)
+    return {"val": "validation", "train": "training"}.get(name, name)
+
+
+def profiles(configs, lang="en"):
+    """A Markdown table of profiles: model, training rows, epochs and time budget.
+
+    Args:
+        configs: resolved ``Config`` objects, one per profile, in the order to list.
+        lang: "zh" or "en".
+    """
+    zh = _language(lang) == "zh"
+    header = ("| profile | 模型 | 訓練張數 | epoch 上限 | 時間預算 |" if zh
+              else "| profile | model | training rows | epochs (at most) | time budget |")
+    lines = [header, "| --- | --- | --- | --- | --- |"]
+    for config in configs:
+        rows = f"{config.max_train_rows:,}" if config.max_train_rows else ("全部" if zh else "all")
+        budget = (f"{config.time_budget:g} {'分鐘' if zh else 'min'}" if config.time_budget
+                  else ("無" if zh else "none"))
+        lines.append(f"| `{config.profile}` | `{config.model}` | {rows} | {config.epochs} | {budget} |")
+    return "\n".join(lines)
+
+
+def training_recipe(config, lang="en"):
+    """A sentence with the training settings of a resolved ``Config``."""
+    if _language(lang) == "zh":
+        rows = (f"{config.max_train_rows:,} 張訓練臉孔（分層抽樣）" if config.max_train_rows else "全部訓練臉孔")
+        kinds = ["左右翻轉"] + [f"{name}最多 {text}" for name, value, text in (
+            ("旋轉", config.rotation, f"{config.rotation * 360:g}°"), ("平移", config.shift, f"{config.shift:.0%}"),
+            ("縮放", config.zoom, f"{config.zoom:.0%}")) if value]
+        if config.augment and config.erasing:
+            kinds.append(f"對 {config.erasing:.0%} 的臉做 random erasing")
+        augmentation = "資料增強用" + _series(kinds, "zh") if config.augment else "不做資料增強"
+        budget = f"，並在 {config.time_budget:g} 分鐘的時間預算內讓 cosine schedule 走完" if config.time_budget else ""
+        ensemble = f"；{config.ensemble} 個 seed 的 ensemble" if config.ensemble > 1 else ""
+        return (f"Profile `{config.profile}`：{rows}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
+                f"（連續 {config.patience} 個 epoch validation 準確率沒有進步就提早停止{budget}）；AdamW，最高 "
+                f"learning rate {config.learning_rate:g}、weight decay {config.weight_decay:g}，先 warm-up "
+                f"{config.warmup_epochs:g} 個 epoch 再 cosine decay；label smoothing {config.label_smoothing:g}；"
+                f"{augmentation}；測試時{TTA_WORDS_ZH[config.tta]}{ensemble}。")
+    rows = (f"{config.max_train_rows:,} training faces (a stratified subsample)" if config.max_train_rows
+            else "all training faces")
+    kinds = ["flips"] + [f"{name} up to {text}" for name, value, text in (
+        ("rotations", config.rotation, f"{config.rotation * 360:g}°"), ("shifts", config.shift, f"{config.shift:.0%}"),
+        ("zooms", config.zoom, f"{config.zoom:.0%}")) if value]
+    if config.augment and config.erasing:
+        kinds.append(f"random erasing of {config.erasing:.0%} of the faces")
+    augmentation = _series(kinds) if config.augment else "no augmentation"
+    budget = (f", a {config.time_budget:g}-minute budget that the cosine schedule fits into" if config.time_budget
+              else "")
+    ensemble = f"; an ensemble of {config.ensemble} seeds" if config.ensemble > 1 else ""
+    return (f"Profile `{config.profile}`: {rows}, batch {config.batch_size}, at most {config.epochs} epochs"
+            f" (early stopping after {config.patience} without a better validation accuracy{budget}); AdamW at peak "
+            f"learning rate {config.learning_rate:g}, weight decay {config.weight_decay:g}, warm-up "
+            f"{config.warmup_epochs:g} epochs, then cosine decay; label smoothing {config.label_smoothing:g}; "
+            f"{augmentation}; {TTA_WORDS[config.tta]}{ensemble}.")
+
+
+def architecture(name, parameters, flops, lang="en"):
+    """A sentence with a model's name, parameter count and multiply-add cost per image."""
+    if _language(lang) == "zh":
+        return f"**{name}**：{parameters:,} 個參數，每張圖 {flops / 1e6:,.1f} MFLOPs（乘法和加法分開算）。"
+    return (f"**{name}**: {parameters:,} parameters, {flops / 1e6:,.1f} MFLOPs per image "
+            "(multiply and add counted apart).")
+
+
+def training(metrics, lang="en"):
+    """A sentence on how a run's training went, from its ``metrics.json`` (``fer_utils.train.train``)."""
+    best = metrics["splits"].get("val", {}).get("accuracy")
+    if _language(lang) == "zh":
+        best_text = f"，validation 準確率 {best:.1%}" if best is not None else ""
+        return (f"訓練跑了 {metrics['epochs_run']} 個 epoch，因為{STOP_WORDS_ZH[metrics['stopped_by']]}而停止；"
+                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}。在 {metrics['device']} 上花了 "
+                f"{metrics['train_seconds']:.0f} 秒（每個 epoch {metrics['seconds_per_epoch']:.1f} 秒，每秒 "
+                f"{metrics['train_images_per_second']:.0f} 張圖）。")
+    best_text = f" with validation accuracy {best:.1%}" if best is not None else ""
+    return (f"Training ran {metrics['epochs_run']} epochs and stopped because {STOP_WORDS[metrics['stopped_by']]}; "
+            f"the best epoch was {metrics['best_epoch']}{best_text}. It took {metrics['train_seconds']:.0f} s on the "
+            f"{metrics['device']} ({metrics['seconds_per_epoch']:.1f} s per epoch, "
+            f"{metrics['train_images_per_second']:.0f} images/s).")
+
+
+def test_accuracy(splits, analysed, lang="en"):
+    """Sentences with the accuracy on each test split, the course's average, and the hardest class.
+
+    Args:
+        splits: {split: ``evaluate.classification_metrics``} (a run's ``metrics["splits"]``).
+        analysed: the split the report analyses (``evaluate.resolve_split``); its hardest class is named.
+        lang: "zh" or "en".
+    """
+    zh = _language(lang) == "zh"
+    tests = [split for split in evaluate.TEST_SPLITS if split in splits]
+    if tests and zh:
+        parts = [f"{s} {splits[s]['accuracy']:.1%}（macro-F1 {splits[s]['macro_f1']:.3f}，n = {splits[s]['n']:,}）"
+                 for s in tests]
+        sentence = "測試準確率：" + "；".join(parts) + "。"
+    elif tests:
+        parts = [f"{splits[s]['accuracy']:.1%} on {s} (macro-F1 {splits[s]['macro_f1']:.3f}, n = {splits[s]['n']:,})"
+                 for s in tests]
+        sentence = "Test accuracy: " + "; ".join(parts) + "."
+    else:
+        val = splits["val"]
+        sentence = (f"資料沒有標註好的測試集，所以用留出的驗證集代替：準確率 {val['accuracy']:.1%}（macro-F1 "
+                    f"{val['macro_f1']:.3f}，n = {val['n']:,}）。" if zh else
+                    f"The data has no labeled test split: accuracy on the held-out validation faces is "
+                    f"{val['accuracy']:.1%} (macro-F1 {val['macro_f1']:.3f}, n = {val['n']:,}).")
+    if {"PublicTest", "PrivateTest"} <= set(tests):
+        average = (splits["PublicTest"]["accuracy"] + splits["PrivateTest"]["accuracy"]) / 2
+        sentence += (f"兩者平均 {average:.1%}，也就是原報告引用的那個數字。" if zh else
+                     f" The average of the two, the figure the original report quoted, is {average:.1%}.")
+    worst = min(splits[analysed]["per_class"].items(), key=lambda item: item[1]["recall"])
+    if zh:
+        return sentence + (f"在{_pad(split_name(analysed, lang))}上最難辨識的是{class_name(worst[0], lang)}"
+                           f"（recall {worst[1]['recall']:.1%}）。")
+    return sentence + (f" The hardest class on {split_name(analysed)} is {class_name(worst[0])} "
+                       f"(recall {worst[1]['recall']:.1%}).")
+
+
+def parameter_match(dnn_parameters, cnn_parameters, lang="en"):
+    """A sentence comparing the DNN's parameter count with the CNN's."""
+    difference = dnn_parameters / cnn_parameters - 1
+    if _language(lang) == "zh":
+        return f"DNN 有 {dnn_parameters:,} 個參數，CNN 有 {cnn_parameters:,} 個（相差 {difference:+.2%}）。"
+    return (f"The DNN has {dnn_parameters:,} parameters against the CNN's {cnn_parameters:,} "
+            f"({difference:+.2%}).")
+
+
+def comparison(result, lang="en"):
+    """Sentences comparing the CNN and the DNN, from ``fer_utils.workbook.comparison``."""
+    cnn, dnn = result["models"]["CNN"], result["models"]["DNN"]
+    points = (cnn["accuracy"] - dnn["accuracy"]) * 100
+    ratio = cnn["parameters"] / dnn["parameters"]
+    if _language(lang) == "zh":
+        split = split_name(result["split"], lang)
+        lead = f"CNN 高了 {points:.1f} 個百分點" if points >= 0 else f"CNN 反而低了 {-points:.1f} 個百分點"
+        return (f"在{_pad(split)}上，CNN 的準確率是 {cnn['accuracy']:.1%}，DNN 是 {dnn['accuracy']:.1%}，{lead}，"
+                f"而參數量是 DNN 的 {ratio:.3f} 倍。訓練集和{_pad(split)}準確率的落差（兩者都是"
+                f"{TTA_WORDS_ZH[result['tta']]}）：CNN {cnn['gap'] * 100:.1f} 個百分點，DNN "
+                f"{dnn['gap'] * 100:.1f} 個百分點；每個 epoch CNN 要 {cnn['seconds_per_epoch']:.1f} 秒，DNN 要 "
+                f"{dnn['seconds_per_epoch']:.1f} 秒。")
+    split = split_name(result["split"])
+    return (f"On {split} the CNN reaches {cnn['accuracy']:.1%} and the DNN {dnn['accuracy']:.1%}, "
+            f"{points:+.1f} points for the CNN with "
+            f"{ratio:.3f}x the parameters. The gap between training and {split} "
+            f"accuracy (both with {TTA_WORDS[result['tta']]}) is {cnn['gap'] * 100:.1f} points for the CNN and "
+            f"{dnn['gap'] * 100:.1f} for the DNN; an epoch takes {cnn['seconds_per_epoch']:.1f} s against "
+            f"{dnn['seconds_per_epoch']:.1f} s.")
+
+
+def analysed_accuracy(split, n, accuracy, lang="en"):
+    """A sentence naming the analysed faces and the accuracy on them."""
+    if _language(lang) == "zh":
+        return f"{split_title(split, lang)}共 {n:,} 張，準確率 {accuracy:.1%}。"
+    return f"{n:,} {split_title(split)}, accuracy {accuracy:.1%}."
+
+
+def confusions(summary, lang="en"):
+    """Sentences naming the most-confused pairs and the worst class, from ``evaluate.confusion_summary``."""
+    worst = summary["worst"]
+    if _language(lang) == "zh":
+        described = [f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}（佔這兩類臉的 "
+                     f"{pair['rate']:.1%}：{pair['first_as_second']} 張前者被認成後者，{pair['second_as_first']} 張反過來）"
+                     for pair in summary["pairs"]]
+        return ("最常被搞混的是" + "，其次是".join(described) + "。"
+                f"辨識得最差的 class 是{class_name(worst['class'], lang)}（recall {worst['recall']:.1%}）。")
+    described = [f"*{pair['first']} / {pair['second']}* ({pair['rate']:.1%} of their faces: {pair['first_as_second']} "
+                 f"one way, {pair['second_as_first']} the other)" for pair in summary["pairs"]]
+    return ("The classes confused most often are " + ", then ".join(described) + ". "
+            f"The class recognised worst is {class_name(worst['class'])} (recall {worst['recall']:.1%}).")
+
+
+def region_share(summary, lang="en"):
+    """Sentences on how much saliency falls on brows+eyes and on the mouth, from ``saliency.region_summary``."""
+    if _language(lang) == "zh":
+        mouth_heavy = "、".join(class_name(name, lang) for name in summary["mouth_heavy_classes"]) or "沒有"
+        return (f"平均來說，{summary['upper_share']:.0%} 的 saliency 落在眉毛和眼睛（只佔畫面的 "
+                f"{summary['upper_area']:.0%}），{summary['mouth_share']:.0%} 落在嘴巴（佔畫面的 "
+                f"{summary['mouth_area']:.0%}），是只看面積會分到的 {summary['ratio']:.1f} 倍。"
+                f"嘴巴比眉毛和眼睛更受重視的 class：{mouth_heavy}。")
+    mouth_heavy = ", ".join(class_name(name) for name in summary["mouth_heavy_classes"]) or "none"
+    return (f"On average {summary['upper_share']:.0%} of the saliency falls on the brows and eyes, which cover "
+            f"{summary['upper_area']:.0%} of the image, and {summary['mouth_share']:.0%} on the mouth, which covers "
+            f"{summary['mouth_area']:.0%}: {summary['ratio']:.1f}x what their area alone would get. Classes whose "
+            f"saliency weighs more on the mouth than on brows and eyes: {mouth_heavy}.")
+
+
+def checks(table, lang="en"):
+    """Sentences on which saliency methods pass the randomisation and deletion checks and IG's completeness.
+
+    Args:
+        table: ``saliency.SanityChecks.table`` (one row per method; columns ``passes_randomisation``,
+            ``faithful``, ``deletion_auc``, ``random_order_auc`` and, for IG, ``completeness_gap``).
+        lang: "zh" or "en".
+    """
+    passed = [name for name in table.index if table.loc[name, "passes_randomisation"]]
+    flagged = [name for name in table.index if not table.loc[name, "passes_randomisation"]]
+    faithful = [name for name in table.index if table.loc[name, "faithful"]]
+    best = table["deletion_auc"].idxmin()
+    gaps = table["completeness_gap"].dropna() if "completeness_gap" in table else table.index[:0]
+    if _language(lang) == "zh":
+        text = f"把每一層重新隨機初始化之後，{'、'.join(passed) or '沒有任何方法'}的 map 和原本的 rank correlation 掉到門檻以下"
+        text += f"；**要注意**：{'、'.join(flagged)}幾乎沒變，代表它解釋不了這個模型。" if flagged else "。"
+        text += (f"依 saliency 由高到低刪掉像素時，{'、'.join(faithful) or '沒有任何方法'}讓該 class 的機率掉得比隨機順序"
+                 f"（AUC {table['random_order_auc'].iloc[0]:.3f}）快；最忠實的是 {best}"
+                 f"（AUC {table.loc[best, 'deletion_auc']:.3f}）。")
+        if len(gaps):
+            text += f"Integrated Gradients 加總起來和分數差距平均只差 {gaps.iloc[0]:.1%}。"
+        return text
+    text = (f"After re-initialising every layer, the maps of {', '.join(passed) or 'no method'} lose their rank "
+            f"correlation with the originals (below the threshold)")
+    text += (f"; **flagged**: {', '.join(flagged)} barely change{'s' if len(flagged) == 1 else ''}, so "
+             f"{'it does' if len(flagged) == 1 else 'they do'} not explain this model." if flagged else ".")
+    text += (f" Deleting pixels in saliency order lowers the class probability faster than random order "
+             f"(AUC {table['random_order_auc'].iloc[0]:.3f}) for {', '.join(faithful) or 'no method'}; the most "
+             f"faithful map is {best} (AUC {table.loc[best, 'deletion_auc']:.3f}).")
+    if len(gaps):
+        text += f" Integrated Gradients adds up to the score difference within {gaps.iloc[0]:.1%} on average."
+    return text
+
+
+def layers(conv_layers, early, deep, lang="en"):
+    """A sentence listing a model's convolution layers and the two Q5 visualises."""
+    if _language(lang) == "zh":
+        return f"卷積層：{', '.join(conv_layers)}。淺層取 `{early}`，深層取 `{deep}`。"
+    return f"Convolution layers: {', '.join(conv_layers)}. Early layer: `{early}`; deep layer: `{deep}`."
+
+
+def filter_classes(summary, lang="en"):
+    """Sentences on which classes dominate the filters' top faces, from ``features.filter_class_summary``."""
+    best = summary["most_selective"]
+    never = summary["never_dominant"]
+    if _language(lang) == "zh":
+        leading = "、".join(f"{class_name(name, lang)} {count} 個" for name, count in summary["dominant_counts"].items())
+        text = (f"`{summary['layer']}` 的 {summary['filters']} 個 filter 中，依每個 filter 最能激發它的前 {summary['k']} "
+                f"張臉裡最多的 class 來分：{leading}。有 {summary['selective']} 個 filter 的前幾名有一半以上屬於同一類；"
+                f"最挑的是第 {best['filter']} 號 filter，{best['share']:.0%} 是{class_name(best['class'], lang)}。")
+        if never:
+            text += f"沒有任何 filter 以{'、'.join(class_name(name, lang) for name in never)}為主。"
+        return text
+    leading = ", ".join(f"*{name}* {count}" for name, count in summary["dominant_counts"].items())
+    text = (f"Of the {summary['filters']} filters of `{summary['layer']}`, the class most frequent among each filter's "
+            f"top {summary['k']} faces is: {leading}. {summary['selective']} filters have one class in at least half "
+            f"of their top faces; the most selective, filter {best['filter']}, has {best['share']:.0%} "
+            f"*{best['class']}*.")
+    if never:
+        text += f" No filter is dominated by {', '.join(f'*{name}*' for name in never)}."
+    return text
+
+
+def audit(summary, lang="en"):
+    """One or two sentences with the data audit's numbers, from ``fer_utils.audit.summary``."""
+    n = summary["rows"]
+    rarest = summary.get("rarest")
+    if _language(lang) == "zh":
+        sentence = (f"檢查了 {n:,} 張圖：完全重複的副本 {summary['exact_copies']:,} 張（{summary['exact_copies'] / n:.1%}），"
+                    f"分屬 {summary['exact_sets']:,} 組")
+        if summary["cross_split_sets"]:
+            sentence += f"，其中 {summary['cross_split_sets']:,} 組橫跨兩個 split"
+        if summary["label_conflict_sets"]:
+            sentence += f"，{summary['label_conflict_sets']:,} 組的標籤互相矛盾"
+        sentence += (f"；近似重複 {summary['near_pairs']:,} 對（{summary['near_cross_split']:,} 對跨 split），"
+                     f"空白或幾乎單色的圖 {summary['blank']:,} 張。")
+        if rarest:
+            sentence += (f"最少的 class 是{class_name(rarest['class'], lang)}，只有 {rarest['count']:,} 張"
+                         f"（佔有標籤資料的 {rarest['share']:.1%}）。")
+        return sentence
+    parts = [f"The audit of {n:,} images found {summary['exact_copies']:,} exact duplicate copies "
+             f"({summary['exact_copies'] / n:.1%}) in {summary['exact_sets']:,} sets"]
+    if summary["cross_split_sets"]:
+        parts.append(f"{summary['cross_split_sets']:,} of them spanning two splits")
+    if summary["label_conflict_sets"]:
+        parts.append(f"{summary['label_conflict_sets']:,} with conflicting labels")
+    sentence = ", ".join(parts) + "; "
+    sentence += (f"{summary['near_pairs']:,} near-duplicate pairs ({summary['near_cross_split']:,} across splits) "
+                 f"and {summary['blank']:,} blank or near-constant images.")
+    if rarest:
+        sentence += (f" The rarest class is {rarest['class']} with {rarest['count']:,} images "
+                     f"({rarest['share']:.1%} of the labeled ones).")
+    return sentence
+
+
+def _synthetic_note(synthetic, zh, en, lang):
+    """The sentence saying what a finding means for generated faces (empty on real data)."""
+    if not synthetic:
+        return ""
+    return zh if lang == "zh" else " " + en
+
+
+def _join(lang, *sentences):
+    """Sentences glued the way each language writes them (no spaces between Chinese sentences)."""
+    return ("" if lang == "zh" else " ").join(sentence.strip() for sentence in sentences if sentence.strip())
+
+
+def cnn_answer(headline, lang="en"):
+    """Q1's explanation (說明): the CNN's size and its accuracy on the test splits, from ``workbook.headline``.
+
+    Args:
+        headline: {"model", "parameters", "splits" ({split: classification metrics}), "split" (analysed),
+            "synthetic"}.
+        lang: "zh" or "en".
+    """
+    zh = _language(lang) == "zh"
+    opening = (f"我們的 CNN 是 `{headline['model']}`，共 {headline['parameters']:,} 個參數：卷積層後面都接 batch "
+               f"normalization 和 ReLU，最後接一個小的分類器（層的細節見上表）。" if zh else
+               f"Our CNN is `{headline['model']}` with {headline['parameters']:,} parameters: each convolution is "
+               f"followed by batch normalisation and ReLU, and a small classifier ends it (layers in the table above).")
+    note = _synthetic_note(headline["synthetic"],
+                           "這些臉是程式產生的合成資料，所以準確率說的是模型能不能分辨產生器畫出的表情，"
+                           "不代表在真實 FER2013 照片上的表現；右欄 2017 年原報告的數字才是真實資料的參考。",
+                           "These faces are generated, so the accuracy says how well the model tells apart the "
+                           "generator's expressions, not how it would do on real FER2013 photographs; the 2017 "
+                           "report's figures are the reference for real data.", lang)
+    return _join(lang, opening, test_accuracy(headline["splits"], headline["split"], lang), note)
+
+
+def dnn_answer(result, synthetic, lang="en"):
+    """Q2's explanation (說明): the comparison with the CNN and what it shows, from ``workbook.comparison``."""
+    zh = _language(lang) == "zh"
+    cnn, dnn = result["models"]["CNN"], result["models"]["DNN"]
+    if cnn["accuracy"] > dnn["accuracy"]:
+        meaning = ("參數量差不多，CNN 卻準得多：它的小 filter 在整張臉上共用，嘴角、眉毛不論出現在哪個位置都用同一組權重去偵測；"
+                   "DNN 則把大部分參數花在第一層「每個像素對每個神經元」的權重上，每個位置都得各自重新學，"
+                   "所以同樣的參數能學到的東西少很多。" if zh else
+                   "With about the same number of parameters the CNN is clearly better: its small filters are shared "
+                   "across the face, so a mouth corner or a brow is detected by the same weights wherever it is, while "
+                   "the DNN spends most of its parameters on one weight per pixel and unit in its first layer and must "
+                   "learn every position anew.")
+    else:
+        meaning = ("這次 DNN 並沒有輸給 CNN：在這份資料上，權重共用沒有帶來優勢。" if zh else
+                   "In this run the DNN is not worse than the CNN: sharing weights across the face brought no "
+                   "advantage on this data.")
+    note = _synthetic_note(synthetic, "這是在合成資料上的比較；真實照片的差距請參考 2017 年原報告（CNN 60.9%、DNN 35.4%）。",
+                           "This comparison is on generated faces; for real photographs see the 2017 report "
+                           "(CNN 60.9 %, DNN 35.4 %).", lang)
+    return _join(lang, comparison(result, lang), meaning, note)
+
+
+def confusion_answer(summary, synthetic, lang="en"):
+    """Q3's explanation (說明): the most-confused pairs and the worst class, from ``evaluate.confusion_summary``."""
+    note = _synthetic_note(synthetic, "在合成資料上，兩類容易混淆代表產生器把這兩種表情畫得很像（例如嘴型或眉毛的形狀相近），"
+                                      "不代表人也覺得它們難以分辨。",
+                           "On generated faces a confused pair means the generator draws the two expressions alike "
+                           "(similar mouth or brow shapes), not that people would find them ambiguous.", lang)
+    return _join(lang, confusions(summary, lang), note)
+
+
+def saliency_answer(regions, table, synthetic, lang="en"):
+    """Q4's explanation (說明): where the saliency falls and which maps pass the checks.
+
+    Args:
+        regions: ``saliency.region_summary``.
+        table: ``saliency.SanityChecks.table``.
+        synthetic: the faces are generated.
+        lang: "zh" or "en".
+    """
+    note = _synthetic_note(synthetic, "合成的臉主要靠眉毛、眼睛和嘴巴來表現表情，所以 saliency 集中在這些部位，"
+                                      "代表模型抓到的是產生器放進去的線索。",
+                           "Generated faces show their expression mainly through the brows, eyes and mouth, so saliency "
+                           "on them means the model found the cues the generator puts there.", lang)
+    return _join(lang, region_share(regions, lang), checks(table, lang), note)
+
+
+def filter_answer(summary, synthetic, lang="en"):
+    """Q5's explanation (說明): which classes activate the deep layer's filters, from ``features.filter_class_summary``."""
+    zh = _language(lang) == "zh"
+    opening = ("淺層 filter 的 gradient ascent 圖是不同方向的邊緣和紋理；深層 filter 的圖則是臉部局部的組合。"
+               "最容易激發各個 filter 的真實臉孔整理在下表中。" if zh else
+               "Gradient ascent on the early layer's filters draws edges and textures of different orientations; the "
+               "deep layer's filters draw combinations of face parts. The faces that activate each filter most are "
+               "summarised below.")
+    note = _synthetic_note(synthetic, "在合成資料上，偏好某個 class 的 filter 代表它學到了產生器畫那種表情時用的特徵。",
+                           "On generated faces a filter that prefers one class has learned a feature the generator "
+                           "draws for that expression.", lang)
+    return _join(lang, opening, filter_classes(summary, lang), note)
+
+
+def glance_rows(results):
+    """The first page's "Results at a glance": (label, this run, the 2017 report) rows, bilingual labels.
+
+    Args:
+        results: {"cnn": ``workbook.headline`` of the CNN, "dnn": of the DNN, "confusions":
+            ``evaluate.confusion_summary``, "regions": ``saliency.region_summary``}; a missing key leaves its rows
+            out.
+    Returns:
+        A list of (label, this run's value, the original report's value or "—") tuples of text.
+    """
+    rows = []
+    for label in ("CNN", "DNN"):
+        headline = results.get(label.lower())
+        if not headline:
+            continue
+        original = ORIGINAL_2017[label]
+        accuracies = {split: metrics["accuracy"] for split, metrics in headline["splits"].items()}
+        tests = [split for split in ("PublicTest", "PrivateTest") if split in accuracies]
+        for split in tests:
+            value = original.get(split)
+            rows.append((f"{label} 準確率 accuracy · {split}", f"{accuracies[split]:.1%}",
+                         f"{value:.1%}" if value else "—"))
+        if len(tests) == 2:
+            average = (accuracies["PublicTest"] + accuracies["PrivateTest"]) / 2
+            rows.append((f"{label} 平均 average (Public + Private) / 2", f"{average:.1%}", f"{original['average']:.1%}"))
+        elif not tests:
+            rows.append((f"{label} 準確率 accuracy · 驗證集 validation (no labeled test split)",
+                         f"{accuracies['val']:.1%}", f"{original['average']:.1%} (test average)"))
+        rows.append((f"{label} 參數量 parameters", f"{headline['parameters']:,}", f"{original['parameters']:,}"))
+    if results.get("confusions"):
+        pair = results["confusions"]["pairs"][0]
+        rows.append(("最常混淆 most-confused pair", f"{pair['first']} / {pair['second']} ({pair['rate']:.1%})", "—"))
+    if results.get("regions"):
+        regions = results["regions"]
+        rows.append(("Saliency 集中在 concentrates on",
+                     f"brows + eyes {regions['upper_share']:.0%} (area {regions['upper_area']:.0%}), "
+                     f"mouth {regions['mouth_share']:.0%} (area {regions['mouth_area']:.0%})", "—"))
+    return rows
+
+
+def stamp_rows(environment, data_origin, profile, seed, wall_seconds):
+    """The reproducibility stamp as (label, value) rows: date, code, versions, machine, data, settings, time.
+
+    Args:
+        environment: ``provenance.environment()`` recorded when the workbook ran.
+        data_origin: ``provenance.data_origin`` of the run's data.
+        profile, seed: the run's settings.
+        wall_seconds: the workbook's wall time (all notebooks), or None when unknown.
+    """
+    if data_origin.get("kind") == "synthetic":
+        data = (f"synthetic, generator {data_origin.get('generator', '?')} seed {data_origin.get('seed')}, "
+                f"{data_origin.get('rows', 0):,} faces")
+    else:
+        name = str(data_origin.get("path", "?")).replace("\\", "/").rsplit("/", 1)[-1]
+        data = f"{name}, SHA-256 {data_origin.get('sha256') or '?'}"
+    minutes = f"{wall_seconds / 60:.1f} min ({wall_seconds:.0f} s)" if wall_seconds else "unknown"
+    return [("日期 Date", environment.get("date", "?")), ("程式 Code", environment.get("git", "?")),
+            ("版本 Versions", f"Python {environment.get('python', '?')}, TensorFlow {environment.get('tensorflow', '?')}, "
+                              f"Keras {environment.get('keras', '?')}"),
+            ("機器 Machine", f"{environment.get('cpu', '?')}, {environment.get('cores', '?')} cores; "
+                             f"GPU: {environment.get('gpu') or 'none'}"),
+            ("資料 Data", data), ("設定 Settings", f"profile {profile}, seed {seed}"), ("執行時間 Wall time", minutes)]

@@ -1,0 +1,194 @@
+"""What a report chapter works with: the run it needs, the split Q1-Q5 analyse, and the results they quote.
+
+Q1 trains the CNN and Q3-Q5 reuse it; Q2 trains the DNN matched to it. Every chapter analyses the same split
+(``evaluate.resolve_split``: PrivateTest when labeled, else validation), with the run's test-time augmentation.
+"""
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from fer_utils import config as config_module
+from fer_utils import data, evaluate, provenance, runs, train
+
+
+@dataclasses.dataclass
+class Chapter:
+    """A chapter's run and data: the resolved config, the data, the run's parts of it and the analysed split.
+
+    Attributes:
+        config: the resolved ``Config`` the run was trained with.
+        dataset: the data loaded.
+        parts: {part: Dataset} from the run's stored split (``Run.parts``).
+        run: the finished ``fer_utils.runs.Run``.
+        split: the key of the analysed part ("PrivateTest", ... or "val").
+    """
+
+    config: config_module.Config
+    dataset: data.Dataset
+    parts: dict
+    run: runs.Run
+    split: str
+
+    @property
+    def analysed(self):
+        """The Dataset of the analysed split."""
+        return self.parts[self.split]
+
+    @functools.cached_property
+    def probabilities(self):
+        """(N, 7) probabilities on the analysed split, with the run's test-time augmentation."""
+        return self.run.predict_probabilities(self.analysed.x)
+
+    @property
+    def predicted(self):
+        """(N,) predicted classes on the analysed split (argmax of ``probabilities``)."""
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def synthetic(self):
+        """True when the run's data are generated faces (decided by the data's origin, not by a parameter)."""
+        return provenance.is_synthetic(self.run.data_origin)
+
+
+def workbook_run(profile=config_module.DEFAULT_PROFILE, data_path="", model="", seed=0, dnn=False, split="",
+                 progress=True):
+    """The run a report chapter needs: Q1 trains the CNN (Q3-Q5 reuse it), Q2 the matched DNN.
+
+    Args:
+        profile: a profile name (quick, cpu, full).
+        data_path: the data ("" for the embedded synthetic set).
+        model: a CNN preset ("" for the profile's own).
+        seed: seeds the split and the training.
+        dnn: the DNN whose parameter count matches that CNN instead.
+        split: the split to analyse ("" for PrivateTest when labeled, else validation).
+        progress: show progress bars.
+    Returns:
+        A ``Chapter``.
+    Raises:
+        fer_utils.errors.InputError: bad data, profile, model or split.
+    """
+    config = config_module.resolve(profile, seed=seed, split_seed=seed, **({"model": model} if model else {}))
+    if dnn:
+        config = dataclasses.replace(config, model="dnn", match=config.model)
+    dataset = train.load_data(data_path or None, progress)
+    run = train.train(config, dataset=dataset, progress=progress)
+    parts = run.parts(dataset)
+    return Chapter(config, dataset, parts, run, evaluate.resolve_split(parts, split))
+
+
+def comparison(chapters):
+    """The Q2 comparison: each run's size, speed, and accuracy on training and on the analysed split.
+
+    Both accuracies of a run use its test-time augmentation (the same for every run of a workbook), so the
+    train-test gap compares like with like; training accuracy is measured on the sample ``train.train`` uses.
+
+    Args:
+        chapters: {label: Chapter}, e.g. {"CNN": ..., "DNN": ...}, all analysing the same split.
+    Returns:
+        {"split": the analysed split, "tta": the runs' test-time augmentation, "models": {label: {"parameters",
+         "train_accuracy", "validation_accuracy", "accuracy" (analysed split), "macro_f1", "gap" (train minus
+         analysed), "epochs", "seconds_per_epoch"}}}.
+    Raises:
+        ValueError: the chapters analyse different splits or use different test-time augmentation.
+    """
+    splits = {chapter.split for chapter in chapters.values()}
+    ttas = {chapter.run.tta for chapter in chapters.values()}
+    if len(splits) != 1 or len(ttas) != 1:
+        raise ValueError(f"chapters to compare must share the analysed split and TTA; got {splits} and {ttas}")
+    split = splits.pop()
+    models = {}
+    for label, chapter in chapters.items():
+        metrics = chapter.run.metrics
+        tested = metrics["splits"][split]
+        models[label] = {
+            "parameters": chapter.run.config["parameters"], "train_accuracy": metrics["splits"]["train"]["accuracy"],
+            "validation_accuracy": metrics["splits"]["val"]["accuracy"], "accuracy": tested["accuracy"],
+            "macro_f1": tested["macro_f1"], "gap": metrics["splits"]["train"]["accuracy"] - tested["accuracy"],
+            "epochs": metrics["epochs_run"], "seconds_per_epoch": metrics["seconds_per_epoch"],
+        }
+    return {"split": split, "tta": ttas.pop(), "models": models}
+
+
+def comparison_table(result):
+    """``comparison``'s result as a table, one column per model (rows: parameters, accuracies, gap, speed)."""
+    import pandas as pd
+
+    rows = {"parameters": "parameters", "train_accuracy": "train accuracy",
+            "validation_accuracy": "validation accuracy", "accuracy": f"{result['split']} accuracy",
+            "macro_f1": f"{result['split']} macro-F1", "gap": "train - test gap", "epochs": "epochs",
+            "seconds_per_epoch": "seconds per epoch"}
+    table = pd.DataFrame({label: {rows[key]: value for key, value in values.items()}
+                          for label, values in result["models"].items()})
+    return table.reindex(list(rows.values()))
+
+
+def saliency_faces(chapter):
+    """One face per class of the analysed split: the first the run classifies correctly (with its TTA)."""
+    return evaluate.one_per_class(chapter.analysed.y, chapter.predicted)
+
+
+def profile_configs():
+    """The resolved config of every profile, in ``PROFILE_NAMES`` order (for ``narrative.profiles``)."""
+    return [config_module.resolve(name) for name in config_module.PROFILE_NAMES]
+
+
+def accuracy_on_analysed(chapter):
+    """(faces, accuracy) of the run on the analysed split, with its test-time augmentation."""
+    return len(chapter.analysed), float(np.mean(chapter.predicted == chapter.analysed.y))
+
+
+#: The MIME type of a value a notebook glues for the report (the scrapbook/MyST-NB ``glue`` habit).
+GLUE_MIME = "application/vnd.fer-workbook.glue+json"
+
+
+def _plain(value):
+    """A value made JSON-safe: numpy scalars and arrays to Python numbers and lists, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def glue(name, value):
+    """Record a result in the executed notebook for the report's first page (``report.glued`` reads it back).
+
+    The value is displayed under ``GLUE_MIME`` with a one-line text fallback, so JupyterLab shows the name
+    and the report renders nothing for it: the render reads the executed notebooks and re-runs nothing.
+
+    Args:
+        name: the key on the report's side ("cnn", "dnn", "confusions", "regions", "environment", ...).
+        value: a JSON-able value (numpy numbers are converted).
+    """
+    from IPython.display import display
+
+    display({GLUE_MIME: {name: _plain(value)}, "text/plain": f"glued for the report: {name}"}, raw=True)
+
+
+def headline(chapter):
+    """A run's headline for the report's first page and Q1's explanation.
+
+    Returns:
+        {"model", "parameters", "splits": the run's metrics per split, "split": the analysed split, "synthetic"}.
+    """
+    return {"model": chapter.run.config.get("model", chapter.config.model),
+            "parameters": chapter.run.config["parameters"], "splits": chapter.run.metrics["splits"],
+            "split": chapter.split, "synthetic": chapter.synthetic}
+
+
+def accuracy_table(splits):
+    """Samples, accuracy and macro-F1 per split (the narrow half of ``evaluate.summary_table``, fits a page)."""
+    return evaluate.summary_table(splits)[["n", "accuracy", "macro_f1"]]
+
+
+def recall_table(splits):
+    """The recall of each class per split, columns named by class (the other half of ``evaluate.summary_table``)."""
+    table = evaluate.summary_table(splits)
+    recall = table[[column for column in table.columns if column.startswith("recall_")]]
+    return recall.rename(columns=lambda column: column[len("recall_"):])

@@ -1,0 +1,198 @@
+"""Tests for fer_utils.narrative: every sentence of the report on fixed, hand-checkable results."""
+
+import pandas as pd
+import pytest
+
+from fer_utils import config, evaluate, narrative
+
+
+def _metrics(accuracy, n=100, recall=None):
+    recall = recall or {name: accuracy for name in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}
+    return {"n": n, "accuracy": accuracy, "macro_f1": accuracy - 0.1,
+            "per_class": {name: {"precision": value, "recall": value, "f1": value, "support": 10}
+                          for name, value in recall.items()}}
+
+
+def test_training_recipe_names_the_profile_settings():
+    text = narrative.training_recipe(config.resolve("cpu"))
+    assert "Profile `cpu`" in text and "batch 128" in text and "60-minute budget" in text
+    assert "random erasing of 25% of the faces" in text and "ten crops" in text
+    assert "rotations up to 14.4°" in text and "shifts up to 10%" in text
+    quick = narrative.training_recipe(config.resolve("quick"))
+    assert "mirrored face" in quick and "8,000 training faces" in quick and "rotations" not in quick
+
+
+def test_profiles_table_has_a_row_per_profile():
+    text = narrative.profiles([config.resolve(name) for name in config.PROFILE_NAMES])
+    lines = text.splitlines()
+    assert len(lines) == 2 + len(config.PROFILE_NAMES)
+    assert "| `quick` | `vgg_small` | 8,000 | 10 | 1.5 min |" in lines
+    assert "| `full` | `vgg` | all | 300 | none |" in lines
+
+
+def test_training_sentence_reads_the_metrics():
+    metrics = {"splits": {"val": _metrics(0.6543)}, "epochs_run": 7, "best_epoch": 6, "stopped_by": "time_budget",
+               "train_seconds": 90.4, "device": "CPU", "seconds_per_epoch": 12.91, "train_images_per_second": 620.2}
+    text = narrative.training(metrics)
+    assert text == ("Training ran 7 epochs and stopped because its time budget ran out; the best epoch was 6 with "
+                    "validation accuracy 65.4%. It took 90 s on the CPU (12.9 s per epoch, 620 images/s).")
+
+
+def test_test_accuracy_averages_public_and_private_and_names_the_analysed_split():
+    splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(1.0, recall={"angry": 0.9, "fear": 0.2})}
+    text = narrative.test_accuracy(splits, "PrivateTest")
+    assert "75.0% on PublicTest" in text and "100.0% on PrivateTest" in text and "is 87.5%" in text
+    assert "hardest class on PrivateTest is *fear* (recall 20.0%)" in text
+    only_val = narrative.test_accuracy({"train": _metrics(0.9), "val": _metrics(0.5, recall={"sad": 0.1})}, "val")
+    assert "no labeled test split" in only_val and "50.0%" in only_val and "on validation is *sad*" in only_val
+
+
+def test_comparison_quotes_both_models_and_their_gaps():
+    result = {"split": "PrivateTest", "tta": "flip", "models": {
+        "CNN": {"parameters": 1000, "accuracy": 0.8, "gap": 0.05, "seconds_per_epoch": 10.0},
+        "DNN": {"parameters": 1010, "accuracy": 0.4, "gap": 0.2, "seconds_per_epoch": 2.0}}}
+    text = narrative.comparison(result)
+    assert "On PrivateTest the CNN reaches 80.0% and the DNN 40.0%, +40.0 points for the CNN with 0.990x" in text
+    assert "(both with predictions averaged with the mirrored face) is 5.0 points for the CNN and 20.0 for the DNN" in text
+    assert "10.0 s against 2.0 s" in text
+
+
+def test_confusions_name_pairs_and_the_worst_class():
+    matrix = [[10, 0, 0, 0, 0, 0, 0], [0, 10, 0, 0, 0, 0, 0], [0, 0, 8, 0, 0, 2, 0], [0, 0, 0, 10, 0, 0, 0],
+              [0, 0, 0, 0, 10, 0, 0], [0, 0, 3, 0, 0, 7, 0], [0, 0, 0, 0, 0, 0, 10]]
+    text = narrative.confusions(evaluate.confusion_summary(matrix, top=1))
+    assert text == ("The classes confused most often are *fear / surprise* (25.0% of their faces: 2 one way, 3 the "
+                    "other). The class recognised worst is *surprise* (recall 70.0%).")
+
+
+def test_region_share_sentence():
+    summary = {"upper_share": 0.3, "mouth_share": 0.22, "upper_area": 0.2, "mouth_area": 0.1, "ratio": 1.7333,
+               "mouth_heavy_classes": ["happy", "surprise"]}
+    text = narrative.region_share(summary)
+    assert text.startswith("On average 30% of the saliency falls on the brows and eyes, which cover 20% of the image")
+    assert "1.7x what their area alone would get" in text and "*happy*, *surprise*." in text
+
+
+def test_checks_flag_the_methods_that_fail():
+    table = pd.DataFrame({"passes_randomisation": [True, False], "faithful": [True, False],
+                          "deletion_auc": [0.2, 0.5], "random_order_auc": [0.4, 0.4],
+                          "completeness_gap": [float("nan"), 0.031]}, index=["vanilla", "integrated_gradients"])
+    text = narrative.checks(table)
+    assert "the maps of vanilla lose their rank correlation" in text
+    assert "**flagged**: integrated_gradients barely changes, so it does not explain this model." in text
+    assert "(AUC 0.400) for vanilla; the most faithful map is vanilla (AUC 0.200)" in text
+    assert "within 3.1% on average" in text
+
+
+def test_filter_classes_sentence():
+    summary = {"layer": "conv3_2", "filters": 64, "k": 9, "dominant_counts": {"happy": 40, "surprise": 24},
+               "selective": 12, "most_selective": {"filter": 5, "class": "happy", "share": 1.0},
+               "never_dominant": ["disgust"]}
+    text = narrative.filter_classes(summary)
+    assert "Of the 64 filters of `conv3_2`" in text and "top 9 faces is: *happy* 40, *surprise* 24" in text
+    assert "filter 5, has 100% *happy*" in text and "No filter is dominated by *disgust*." in text
+
+
+def test_audit_sentence_mentions_only_what_was_found():
+    summary = {"rows": 200, "exact_copies": 4, "exact_sets": 3, "cross_split_sets": 0, "label_conflict_sets": 1,
+               "near_pairs": 2, "near_cross_split": 1, "blank": 0, "rarest": {"class": "disgust", "count": 5,
+                                                                            "share": 0.025}}
+    text = narrative.audit(summary)
+    assert text.startswith("The audit of 200 images found 4 exact duplicate copies (2.0%) in 3 sets, 1 with conflicting")
+    assert "spanning" not in text and "The rarest class is disgust with 5 images (2.5% of the labeled ones)." in text
+
+
+@pytest.mark.parametrize("origin, label", [
+    ({"kind": "synthetic", "seed": 0, "rows": 35887}, "synthetic (seed 0, 35,887 faces)"),
+    ({"kind": "file", "path": "/data/train.csv.gz", "sha256": "0123456789abcdef"}, "train.csv.gz sha256 0123456789ab"),
+])
+def test_origin_labels(origin, label):
+    assert narrative.origin(origin) == label
+
+
+def test_small_sentences():
+    assert narrative.architecture("vgg_small", 12345, 2.5e6) == (
+        "**vgg_small**: 12,345 parameters, 2.5 MFLOPs per image (multiply and add counted apart).")
+    assert narrative.parameter_match(1010, 1000) == "The DNN has 1,010 parameters against the CNN's 1,000 (+1.00%)."
+    assert narrative.analysed_accuracy("PrivateTest", 3589, 0.8) == "3,589 PrivateTest test faces, accuracy 80.0%."
+    assert "no labeled test split" in narrative.split_title("val")
+    assert narrative.layers(["conv1", "conv2"], "conv2", "conv2") == (
+        "Convolution layers: conv1, conv2. Early layer: `conv2`; deep layer: `conv2`.")
+
+
+def test_every_sentence_speaks_traditional_chinese_from_the_same_numbers():
+    splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(1.0, recall={"angry": 0.9, "fear": 0.2})}
+    text = narrative.test_accuracy(splits, "PrivateTest", lang="zh")
+    assert text == ("測試準確率：PublicTest 75.0%（macro-F1 0.650，n = 100）；PrivateTest 100.0%（macro-F1 0.900，n = 100）。"
+                    "兩者平均 87.5%，也就是原報告引用的那個數字。在 PrivateTest 上最難辨識的是恐懼（fear）（recall 20.0%）。")
+    only_val = narrative.test_accuracy({"val": _metrics(0.5, recall={"sad": 0.1})}, "val", lang="zh")
+    assert "沒有標註好的測試集" in only_val and "在驗證集上最難辨識的是難過（sad）（recall 10.0%）" in only_val
+    matrix = [[10, 0, 0, 0, 0, 0, 0], [0, 10, 0, 0, 0, 0, 0], [0, 0, 8, 0, 0, 2, 0], [0, 0, 0, 10, 0, 0, 0],
+              [0, 0, 0, 0, 10, 0, 0], [0, 0, 3, 0, 0, 7, 0], [0, 0, 0, 0, 0, 0, 10]]
+    assert narrative.confusions(evaluate.confusion_summary(matrix, top=1), lang="zh") == (
+        "最常被搞混的是恐懼（fear）和驚訝（surprise）（佔這兩類臉的 25.0%：2 張前者被認成後者，3 張反過來）。"
+        "辨識得最差的 class 是驚訝（surprise）（recall 70.0%）。")
+    assert narrative.parameter_match(1010, 1000, lang="zh") == "DNN 有 1,010 個參數，CNN 有 1,000 個（相差 +1.00%）。"
+    assert narrative.analysed_accuracy("PrivateTest", 3589, 0.8, lang="zh") == "PrivateTest 測試集的臉共 3,589 張，準確率 80.0%。"
+    assert "資料增強用左右翻轉、旋轉最多 14.4°" in narrative.training_recipe(config.resolve("cpu"), lang="zh")
+    result = {"split": "val", "tta": "flip", "models": {
+        "CNN": {"parameters": 1000, "accuracy": 0.3, "gap": 0.05, "seconds_per_epoch": 10.0},
+        "DNN": {"parameters": 1010, "accuracy": 0.4, "gap": 0.2, "seconds_per_epoch": 2.0}}}
+    assert "在驗證集上，CNN 的準確率是 30.0%，DNN 是 40.0%，CNN 反而低了 10.0 個百分點" in narrative.comparison(result, "zh")
+    # no English sentence leaks into the Chinese one (apart from the course's own terms and names)
+    for text in (narrative.region_share({"upper_share": 0.3, "mouth_share": 0.22, "upper_area": 0.2, "mouth_area": 0.1,
+                                         "ratio": 1.7333, "mouth_heavy_classes": []}, lang="zh"),
+                 narrative.training({"splits": {}, "epochs_run": 3, "best_epoch": 2, "stopped_by": "epochs",
+                                     "train_seconds": 9, "device": "CPU", "seconds_per_epoch": 3,
+                                     "train_images_per_second": 99}, lang="zh")):
+        assert " the " not in text and "。" in text
+    with pytest.raises(ValueError, match="lang='fr'"):
+        narrative.split_name("val", lang="fr")
+
+
+def test_both_glues_chinese_then_english():
+    assert narrative.both(narrative.split_name, "val") == "驗證集\n\nvalidation"
+
+
+def _headline(splits, synthetic=True):
+    return {"model": "vgg_small", "parameters": 70551, "splits": splits, "split": "PrivateTest", "synthetic": synthetic}
+
+
+def test_answers_explain_in_both_languages_and_say_what_synthetic_faces_mean():
+    splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(0.8)}
+    zh, en = narrative.cnn_answer(_headline(splits), "zh"), narrative.cnn_answer(_headline(splits), "en")
+    assert "70,551 個參數" in zh and "兩者平均 77.5%" in zh and "合成資料" in zh
+    assert "70,551 parameters" in en and "is 77.5%" in en and "generated" in en
+    assert "generated" not in narrative.cnn_answer(_headline(splits, synthetic=False), "en")
+    result = {"split": "PrivateTest", "tta": "none", "models": {
+        "CNN": {"parameters": 1000, "accuracy": 0.8, "gap": 0.05, "seconds_per_epoch": 10.0},
+        "DNN": {"parameters": 1010, "accuracy": 0.4, "gap": 0.2, "seconds_per_epoch": 2.0}}}
+    assert "CNN 卻準得多" in narrative.dnn_answer(result, False, "zh")
+    assert "clearly better" in narrative.dnn_answer(result, False, "en")
+
+
+def test_glance_rows_quote_this_run_beside_the_2017_report():
+    splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(0.8)}
+    rows = narrative.glance_rows({"cnn": _headline(splits), "dnn": _headline({"val": _metrics(0.4)}),
+                                  "confusions": {"pairs": [{"first": "fear", "second": "surprise", "rate": 0.107}]},
+                                  "regions": {"upper_share": 0.3, "upper_area": 0.2, "mouth_share": 0.2,
+                                              "mouth_area": 0.1}})
+    table = {label: (ours, original) for label, ours, original in rows}
+    assert table["CNN 平均 average (Public + Private) / 2"] == ("77.5%", "60.9%")
+    assert table["CNN 參數量 parameters"] == ("70,551", "21,100,035")
+    assert table["DNN 準確率 accuracy · 驗證集 validation (no labeled test split)"] == ("40.0%", "35.4% (test average)")
+    assert table["最常混淆 most-confused pair"][0] == "fear / surprise (10.7%)"
+    assert table["Saliency 集中在 concentrates on"][0].startswith("brows + eyes 30% (area 20%)")
+
+
+def test_stamp_rows_name_code_versions_machine_and_data():
+    environment = {"date": "2026-01-02 03:04 UTC", "git": "not a git checkout", "python": "3.11.7",
+                   "tensorflow": "2.21.0", "keras": "3.15.1", "cpu": "Xeon", "cores": 2, "gpu": ""}
+    rows = dict(narrative.stamp_rows(environment, {"kind": "file", "path": "/x/train.csv", "sha256": "ab" * 32},
+                                     "quick", 0, 125.0))
+    assert rows["程式 Code"] == "not a git checkout" and rows["機器 Machine"] == "Xeon, 2 cores; GPU: none"
+    assert rows["資料 Data"] == "train.csv, SHA-256 " + "ab" * 32 and rows["執行時間 Wall time"] == "2.1 min (125 s)"
+    assert "Keras 3.15.1" in rows["版本 Versions"]
+    synthetic = dict(narrative.stamp_rows(environment, {"kind": "synthetic", "generator": "fer_utils.synth", "seed": 0,
+                                                        "rows": 70}, "cpu", 3, None))
+    assert synthetic["資料 Data"] == "synthetic, generator fer_utils.synth seed 0, 70 faces"
