@@ -102,7 +102,8 @@ def cmd_audit(args):
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        audit.duplicates_frame(result).to_csv(out, index=False)
+        with paths.atomic_write(out, "w", newline="") as handle:
+            audit.duplicates_frame(result).to_csv(handle, index=False)
         print(f"wrote the duplicate and blank rows to {out}")
 
 
@@ -113,7 +114,9 @@ def cmd_run(args):
     parameters = report.coerce_parameters(config_module.parse_pairs(args.param), chapters)
     parameters.setdefault("profile", args.profile)
     if args.data:
-        parameters["data_path"] = str(paths.resolve(args.data))
+        from fer_utils import data
+
+        parameters["data_path"] = str(data.existing_path(args.data))  # checked now, not in notebook 1
     for path in report.run(parameters, out_dir=args.out, progress=not args.quiet):
         print(path)
 

@@ -147,12 +147,7 @@ def load(path, *, cache=True, cache_dir=None, resize=False, skip_unreadable=Fals
     Raises:
         DataError: a missing path or bad content; the message names the file and line, or the image.
     """
-    source = paths.resolve(path)
-    if not source.exists():
-        places = paths.candidates(path)
-        looked = "" if len(places) == 1 else (f"; looked for {places[0]} (from the current folder) and "
-                                              f"{places[1]} (from the project root)")
-        raise DataError(f"{places[0] if len(places) == 1 else path}: no such file or folder{looked}")
+    source = existing_path(path)
     if source.is_dir():
         entries, content_hash = _scan_folders(source, progress)
         form = "folders"
@@ -178,6 +173,21 @@ def load(path, *, cache=True, cache_dir=None, resize=False, skip_unreadable=Fals
                       f"(skip_unreadable=True): {_listing(arrays['skipped'])}", stacklevel=2)
     return Dataset(x=arrays["x"], y=arrays["y"], usage=arrays["usage"], ids=arrays["ids"], source=str(source),
                    form=form, content_hash=content_hash, paths=arrays["paths"])
+
+
+def existing_path(path):
+    """The data file or folder a user path names (``paths.resolve``), which must exist.
+
+    Raises:
+        DataError: nothing there; for a relative path the message names both places looked at.
+    """
+    source = paths.resolve(path)
+    if not source.exists():
+        places = paths.candidates(path)
+        looked = "" if len(places) == 1 else (f"; looked for {places[0]} (from the current folder) and "
+                                              f"{places[1]} (from the project root)")
+        raise DataError(f"{places[0] if len(places) == 1 else path}: no such file or folder{looked}")
+    return source
 
 
 def pixel_keys(x):

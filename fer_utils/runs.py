@@ -74,6 +74,21 @@ def lock(directory):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def holder(directory):
+    """The process id (as text) holding a run directory's lock, or "" when nobody trains it now."""
+    path = Path(directory) / LOCK_FILE
+    if fcntl is None or not path.exists():
+        return ""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            return handle.read().strip() or "?"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return ""
+
+
 def unfinished_reason(directory):
     """Why a run directory is not a finished run ("" when it is).
 
@@ -281,7 +296,8 @@ def list_runs(runs_dir=None):
     Returns:
         A list of dicts with keys ``run``, ``model``, ``profile``, ``data``, ``accuracy`` (validation, or
         None), ``date`` (ISO, of the newest file), ``megabytes``, ``state`` ("finished", "unfinished",
-        "stale": the current code no longer produces it) and ``reason`` (why stale, else "").
+        "stale": the current code no longer produces it, "training (process N)": locked by a running
+        ``train``, never pruned) and ``reason`` (why stale, else "").
     """
     runs_dir = Path(runs_dir or paths.RUNS_DIR)
     rows = []
@@ -293,7 +309,8 @@ def list_runs(runs_dir=None):
         except errors.InputError:
             settings, metrics = {}, {}
         origin = settings.get("data_origin", {})
-        reason = stale_reason(run)
+        training = holder(directory)
+        reason = "" if training else stale_reason(run)
         newest = max((path.stat().st_mtime for path in directory.rglob("*")), default=directory.stat().st_mtime)
         rows.append({
             "run": directory.name,
@@ -303,7 +320,8 @@ def list_runs(runs_dir=None):
             "accuracy": metrics.get("splits", {}).get("val", {}).get("accuracy"),
             "date": datetime.datetime.fromtimestamp(newest).isoformat(timespec="minutes"),
             "megabytes": _directory_bytes(directory) / 1e6,
-            "state": "stale" if reason else "finished" if run.finished else "unfinished",
+            "state": (f"training (process {training})" if training else "stale" if reason
+                      else "finished" if run.finished else "unfinished"),
             "reason": reason,
         })
     return rows

@@ -14,7 +14,6 @@ import hashlib
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -261,6 +260,7 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     identity = run_identity(config, dataset)
     directory = Path(runs_dir or paths.RUNS_DIR) / run_key(config, dataset, identity)
     with runs.lock(directory):
+        runs.write_json(directory / runs.IDENTITY_FILE, identity)  # first: the run is never taken for a stale one
         problem = runs.unfinished_reason(directory)
         if not problem and not force:
             print(f"reusing finished run {directory}", file=sys.stderr)
@@ -271,11 +271,11 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
             print(f"{directory}: {problem}; rebuilding the run", file=sys.stderr)
             for name in ("metrics.json", "model.keras"):
                 (directory / name).unlink(missing_ok=True)
-        return _fit(config, dataset, (train_rows, val_rows), directory, identity, progress=progress,
-                    strategy=strategy, extra_callbacks=callbacks)
+        return _fit(config, dataset, (train_rows, val_rows), directory, progress=progress, strategy=strategy,
+                    extra_callbacks=callbacks)
 
 
-def _fit(config, dataset, rows, directory, identity, *, progress, strategy, extra_callbacks):
+def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callbacks):
     """Train a locked run directory from scratch or from its last finished epoch; evaluate; write metrics last."""
     parts = runs.parts_from_rows(dataset, *rows)
     keras.utils.set_random_seed(config.seed)
@@ -301,7 +301,6 @@ def _fit(config, dataset, rows, directory, identity, *, progress, strategy, extr
     steps = steps_per_epoch(len(parts["train"]), config.batch_size)
     train_data = make_dataset(parts["train"], config.batch_size, training=True, config=config, skip_epochs=epochs_done)
     val_data = make_dataset(parts["val"], config.batch_size)
-    runs.write_json(directory / runs.IDENTITY_FILE, identity)
     runs.write_split(directory, *rows)
     runs.write_json(directory / "config.json", {
         **config.to_dict(), "data_source": dataset.source, "data_form": dataset.form,

@@ -70,8 +70,9 @@ def workbook_run(profile=config_module.DEFAULT_PROFILE, data_path="", model="", 
         fer_utils.errors.InputError: bad data, profile, model or split.
     """
     config = config_module.resolve(profile, seed=seed, split_seed=seed, **({"model": model} if model else {}))
-    if dnn:
-        config = dataclasses.replace(config, model="dnn", match=config.model)
+    if dnn:  # the profile may give the DNN a budget of its own (it stops improving sooner than the CNN)
+        config = dataclasses.replace(config, model="dnn", match=config.model,
+                                     time_budget=config.dnn_time_budget or config.time_budget)
     dataset = train.load_data(data_path or None, progress)
     run = train.train(config, dataset=dataset, progress=progress)
     parts = run.parts(dataset)

@@ -302,3 +302,69 @@ def test_ctrl_c_in_train_is_one_line_and_exit_130(monkeypatch, capsys):
     assert exit_info.value.code == 130
     assert capsys.readouterr().err.strip() == ("fer-workbook train: error: interrupted after epoch 3 of at most 40; "
                                                "run the same command to resume (runs/x)")
+
+
+def test_a_report_that_fails_half_way_keeps_the_previous_report(tmp_path, monkeypatch):
+    """A real file-size limit (as on a full disk) cuts the HTML write; a failed print keeps the old PDF."""
+    import nbformat
+
+    from fer_utils import report
+
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}\n\n" + "x " * 20000)]
+    nbformat.write(notebook, str(executed / "01-q.ipynb"))
+    (tmp_path / "report.html").write_text("the previous report")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF the previous report")
+    script = textwrap.dedent(f"""
+        import resource, signal
+        from fer_utils import report
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failing write() returns EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        try:
+            report.render({str(executed)!r}, {str(tmp_path)!r}, pdf=False)
+        except OSError as error:
+            print("failed", error.errno)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            cwd=paths.PROJECT_ROOT)
+    assert result.stdout.strip() == f"failed {errno.EFBIG}", result.stderr[-2000:]
+    assert (tmp_path / "report.html").read_text() == "the previous report"
+
+    def failed_print(*args, **kwargs):
+        raise report.WorkbookError("Chromium could not print")
+
+    monkeypatch.setattr(report, "html_to_pdf", failed_print)
+    with pytest.raises(report.WorkbookError):
+        report.render(executed, tmp_path)
+    assert (tmp_path / "report.pdf").read_bytes() == b"%PDF the previous report"
+    assert listing(tmp_path) == ["executed", "report.html", "report.pdf"]  # no temporary left behind
+
+
+def test_a_run_being_trained_is_listed_as_such_and_never_pruned(tmp_path):
+    import multiprocessing
+
+    from fer_utils import runs
+
+    directory = tmp_path / "runs" / "vgg-quick-0123456789ab"  # no identity yet, as in a run's first seconds
+    started, release = multiprocessing.Event(), multiprocessing.Event()
+
+    def hold():
+        with runs.lock(directory):
+            started.set()
+            release.wait(60)
+
+    holder = multiprocessing.get_context("fork").Process(target=hold)
+    holder.start()
+    try:
+        assert started.wait(60)
+        (row,) = runs.list_runs(tmp_path / "runs")
+        assert row["state"] == f"training (process {holder.pid})"
+        assert runs.prune(tmp_path / "runs") == [] and directory.exists()
+    finally:
+        release.set()
+        holder.join(60)
+    assert runs.holder(directory) == ""  # released with its process
+    assert [row["run"] for row in runs.prune(tmp_path / "runs")] == [directory.name]

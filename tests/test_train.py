@@ -166,6 +166,7 @@ def test_unlabeled_data_cannot_be_trained_on(tmp_path):
     path.write_text("id,feature\n" + "".join(f"{i},{pixels}\n" for i in range(3)))
     with pytest.raises(data.DataError, match="label"):
         train.train(tiny_config(), path, runs_dir=tmp_path / "runs", progress=False)
+    assert not (tmp_path / "runs").exists(), "input is checked before a run directory is made"
 
 
 @pytest.mark.slow

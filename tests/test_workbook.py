@@ -65,3 +65,32 @@ def test_validation_stands_in_when_the_data_has_no_labeled_test_split(tmp_path, 
     chapter = workbook.workbook_run("quick", str(course), progress=False)
     assert chapter.split == "val" and not chapter.synthetic
     assert chapter.run.data_origin["kind"] == "file" and len(chapter.run.data_origin["sha256"]) == 64
+
+
+def test_glue_records_json_safe_values_for_the_report(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shown = []
+    monkeypatch.setattr(InteractiveShell.instance().display_pub, "publish",
+                        lambda data, metadata=None, **kwargs: shown.append(data))
+    workbook.glue("cnn", {"accuracy": np.float32(0.5), "counts": np.arange(2), "pair": ("a", "b")})
+    assert shown == [{workbook.GLUE_MIME: {"cnn": {"accuracy": 0.5, "counts": [0, 1], "pair": ["a", "b"]}},
+                      "text/plain": "glued for the report: cnn"}]
+
+
+def test_accuracy_and_recall_tables_split_the_wide_summary():
+    metrics = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
+               "per_class": {name: {"recall": 0.1} for name in ("angry", "disgust")}}
+    splits = {"val": metrics, "PrivateTest": metrics}
+    assert list(workbook.accuracy_table(splits).columns) == ["n", "accuracy", "macro_f1"]
+    recall = workbook.recall_table(splits)
+    assert list(recall.columns) == ["angry", "disgust"] and list(recall.index) == ["val", "PrivateTest"]
+
+
+def test_the_dnn_takes_the_profiles_budget_of_its_own(tiny_workbook, monkeypatch):
+    monkeypatch.setitem(config.PROFILES, "quick", {**TINY_QUICK, "time_budget": 30.0, "dnn_time_budget": 0.01})
+    chapter = workbook.workbook_run("quick", tiny_workbook, dnn=True, progress=False)
+    assert chapter.run.config["time_budget"] == 0.01 and chapter.run.config["model"] == "dnn"
+    assert chapter.run.metrics["stopped_by"] == "time_budget"
+    cnn_settings = config.resolve("quick")
+    assert cnn_settings.time_budget == 30.0  # the CNN keeps the profile's budget
