@@ -126,18 +126,20 @@ def training_recipe(config, lang="en"):
     """A sentence with the training settings of a resolved ``Config``."""
     if _language(lang) == "zh":
         rows = (f"{config.max_train_rows:,} 張訓練臉孔（分層抽樣）" if config.max_train_rows else "全部訓練臉孔")
-        kinds = ["左右翻轉"] + [f"{name}最多 {text}" for name, value, text in (
+        kinds = ["左右翻轉"] + [f"最多 {text} 的{name}" for name, value, text in (
             ("旋轉", config.rotation, f"{config.rotation * 360:g}°"), ("平移", config.shift, f"{config.shift:.0%}"),
             ("縮放", config.zoom, f"{config.zoom:.0%}")) if value]
         if config.augment and config.erasing:
             kinds.append(f"對 {config.erasing:.0%} 的臉做 random erasing")
-        augmentation = "資料增強用" + _series(kinds, "zh") if config.augment else "不做資料增強"
+        augmentation = "資料增強：" + _series(kinds, "zh") if config.augment else "不做資料增強"
         budget = f"，並在 {config.time_budget:g} 分鐘的時間預算內讓 cosine schedule 走完" if config.time_budget else ""
         ensemble = f"；{config.ensemble} 個 seed 的 ensemble" if config.ensemble > 1 else ""
+        schedule = (f"先 warm-up {config.warmup_epochs:g} 個 epoch 再 cosine decay" if config.warmup_epochs
+                    else "learning rate 直接以 cosine decay 下降")
         return (f"Profile `{config.profile}`：{rows}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
                 f"（連續 {config.patience} 個 epoch validation 準確率沒有進步就提早停止{budget}）；AdamW，最高 "
-                f"learning rate {config.learning_rate:g}、weight decay {config.weight_decay:g}，先 warm-up "
-                f"{config.warmup_epochs:g} 個 epoch 再 cosine decay；label smoothing {config.label_smoothing:g}；"
+                f"learning rate {config.learning_rate:g}、weight decay {config.weight_decay:g}，{schedule}；"
+                f"label smoothing {config.label_smoothing:g}；"
                 f"{augmentation}；測試時{TTA_WORDS_ZH[config.tta]}{ensemble}。")
     rows = (f"{config.max_train_rows:,} training faces (a stratified subsample)" if config.max_train_rows
             else "all training faces")
@@ -207,12 +209,12 @@ def test_accuracy(splits, analysed, lang="en"):
                     f"{val['accuracy']:.1%} (macro-F1 {val['macro_f1']:.3f}, n = {val['n']:,}).")
     if {"PublicTest", "PrivateTest"} <= set(tests):
         average = (splits["PublicTest"]["accuracy"] + splits["PrivateTest"]["accuracy"]) / 2
-        sentence += (f"兩者平均 {average:.1%}，也就是原報告引用的那個數字。" if zh else
+        sentence += (f"兩者平均為 {average:.1%}（原報告引用的就是這個平均）。" if zh else
                      f" The average of the two, the figure the original report quoted, is {average:.1%}.")
     worst = min(splits[analysed]["per_class"].items(), key=lambda item: item[1]["recall"])
     if zh:
-        return sentence + (f"在{_pad(split_name(analysed, lang))}上最難辨識的是{class_name(worst[0], lang)}"
-                           f"（recall {worst[1]['recall']:.1%}）。")
+        return sentence + (f"在{_pad(split_name(analysed, lang))}上最難辨識的是{class_name(worst[0], lang)}，"
+                           f"recall 只有 {worst[1]['recall']:.1%}。")
     return sentence + (f" The hardest class on {split_name(analysed)} is {class_name(worst[0])} "
                        f"(recall {worst[1]['recall']:.1%}).")
 
@@ -262,8 +264,10 @@ def confusions(summary, lang="en"):
         described = [f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}（佔這兩類臉的 "
                      f"{pair['rate']:.1%}：{pair['first_as_second']} 張前者被認成後者，{pair['second_as_first']} 張反過來）"
                      for pair in summary["pairs"]]
-        return ("最常被搞混的是" + "，其次是".join(described) + "。"
-                f"辨識得最差的 class 是{class_name(worst['class'], lang)}（recall {worst['recall']:.1%}）。")
+        joined = described[0] + "".join(f"，{'其次是' if index == 1 else '再來是'}{text}"
+                                         for index, text in enumerate(described[1:], start=1))
+        return (f"最常被搞混的是{joined}。"
+                f"辨識得最差的 class 是{class_name(worst['class'], lang)}，recall 只有 {worst['recall']:.1%}。")
     described = [f"*{pair['first']} / {pair['second']}* ({pair['rate']:.1%} of their faces: {pair['first_as_second']} "
                  f"one way, {pair['second_as_first']} the other)" for pair in summary["pairs"]]
     return ("The classes confused most often are " + ", then ".join(described) + ". "
@@ -299,9 +303,11 @@ def checks(table, lang="en"):
     best = table["deletion_auc"].idxmin()
     gaps = table["completeness_gap"].dropna() if "completeness_gap" in table else table.index[:0]
     if _language(lang) == "zh":
-        text = f"把每一層重新隨機初始化之後，{'、'.join(passed) or '沒有任何方法'}的 map 和原本的 rank correlation 掉到門檻以下"
-        text += f"；**要注意**：{'、'.join(flagged)}幾乎沒變，代表它解釋不了這個模型。" if flagged else "。"
-        text += (f"依 saliency 由高到低刪掉像素時，{'、'.join(faithful) or '沒有任何方法'}讓該 class 的機率掉得比隨機順序"
+        changed = "、".join(passed) + " 的" if passed else "沒有任何方法的"
+        deleting = "、".join(faithful) + " " if faithful else "沒有任何方法"
+        text = f"把每一層重新隨機初始化之後，{changed} map 和原本的 rank correlation 掉到門檻以下"
+        text += f"；**要注意**：{'、'.join(flagged)} 幾乎沒變，代表它解釋不了這個模型。" if flagged else "。"
+        text += (f"依 saliency 由高到低刪掉像素時，{deleting}讓該 class 的機率掉得比隨機順序"
                  f"（AUC {table['random_order_auc'].iloc[0]:.3f}）快；最忠實的是 {best}"
                  f"（AUC {table.loc[best, 'deletion_auc']:.3f}）。")
         if len(gaps):
@@ -331,7 +337,7 @@ def filter_classes(summary, lang="en"):
     best = summary["most_selective"]
     never = summary["never_dominant"]
     if _language(lang) == "zh":
-        leading = "、".join(f"{class_name(name, lang)} {count} 個" for name, count in summary["dominant_counts"].items())
+        leading = "、".join(f"{class_name(name, lang)}{count} 個" for name, count in summary["dominant_counts"].items())
         text = (f"`{summary['layer']}` 的 {summary['filters']} 個 filter 中，依每個 filter 最能激發它的前 {summary['k']} "
                 f"張臉裡最多的 class 來分：{leading}。有 {summary['selective']} 個 filter 的前幾名有一半以上屬於同一類；"
                 f"最挑的是第 {best['filter']} 號 filter，{best['share']:.0%} 是{class_name(best['class'], lang)}。")
@@ -464,11 +470,9 @@ def saliency_answer(regions, table, synthetic, lang="en"):
 def filter_answer(summary, synthetic, lang="en"):
     """Q5's explanation (說明): which classes activate the deep layer's filters, from ``features.filter_class_summary``."""
     zh = _language(lang) == "zh"
-    opening = ("淺層 filter 的 gradient ascent 圖是不同方向的邊緣和紋理；深層 filter 的圖則是臉部局部的組合。"
-               "最容易激發各個 filter 的真實臉孔整理在下表中。" if zh else
-               "Gradient ascent on the early layer's filters draws edges and textures of different orientations; the "
-               "deep layer's filters draw combinations of face parts. The faces that activate each filter most are "
-               "summarised below.")
+    opening = ("淺層 filter 的 gradient ascent 圖是不同方向的邊緣和紋理，深層 filter 的圖則是臉部局部的組合。" if zh else
+               "Gradient ascent on the early layer's filters draws edges and textures of different orientations, the "
+               "deep layer's filters combinations of face parts.")
     note = _synthetic_note(synthetic, "在合成資料上，偏好某個 class 的 filter 代表它學到了產生器畫那種表情時用的特徵。",
                            "On generated faces a filter that prefers one class has learned a feature the generator "
                            "draws for that expression.", lang)

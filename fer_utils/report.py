@@ -51,21 +51,18 @@ QUESTIONS = (
 
 #: The methods the report names, cited where a chapter's text names them ("Simonyan et al. 2013" -> [2]).
 REFERENCES = (
-    ("Goodfellow et al. 2013", "I. J. Goodfellow, D. Erhan, P. L. Carrier, A. Courville, M. Mirza, B. Hamner et al. "
-     "Challenges in representation learning: a report on three machine learning contests. ICONIP 2013 (FER2013). "
-     "arXiv:1307.0414"),
+    ("Goodfellow et al. 2013", "I. J. Goodfellow et al. Challenges in representation learning: a report on three "
+     "machine learning contests (FER2013). ICONIP 2013. arXiv:1307.0414"),
     ("Simonyan et al. 2013", "K. Simonyan, A. Vedaldi, A. Zisserman. Deep inside convolutional networks: visualising "
      "image classification models and saliency maps. arXiv:1312.6034, 2013"),
-    ("Smilkov et al. 2017", "D. Smilkov, N. Thorat, B. Kim, F. Viégas, M. Wattenberg. SmoothGrad: removing noise by "
-     "adding noise. arXiv:1706.03825, 2017"),
+    ("Smilkov et al. 2017", "D. Smilkov et al. SmoothGrad: removing noise by adding noise. arXiv:1706.03825, 2017"),
     ("Sundararajan et al. 2017", "M. Sundararajan, A. Taly, Q. Yan. Axiomatic attribution for deep networks "
      "(Integrated Gradients). ICML 2017. arXiv:1703.01365"),
-    ("Selvaraju et al. 2017", "R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh, D. Batra. Grad-CAM: visual "
-     "explanations from deep networks via gradient-based localization. ICCV 2017. arXiv:1610.02391"),
-    ("Adebayo et al. 2018", "J. Adebayo, J. Gilmer, M. Muelly, I. Goodfellow, M. Hardt, B. Kim. Sanity checks for "
-     "saliency maps. NeurIPS 2018. arXiv:1810.03292"),
+    ("Selvaraju et al. 2017", "R. R. Selvaraju et al. Grad-CAM: visual explanations from deep networks via "
+     "gradient-based localization. ICCV 2017. arXiv:1610.02391"),
+    ("Adebayo et al. 2018", "J. Adebayo et al. Sanity checks for saliency maps. NeurIPS 2018. arXiv:1810.03292"),
     ("Petsiuk et al. 2018", "V. Petsiuk, A. Das, K. Saenko. RISE: randomized input sampling for explanation of "
-     "black-box models (the deletion metric). BMVC 2018. arXiv:1806.07421"),
+     "black-box models (deletion metric). BMVC 2018. arXiv:1806.07421"),
     ("Olah et al. 2017", "C. Olah, A. Mordvintsev, L. Schubert. Feature visualization. Distill, 2017. "
      "doi:10.23915/distill.00007"),
 )
@@ -180,19 +177,19 @@ body { font-family: "DejaVu Sans", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto
        font-variant-ligatures: none; font-size: 10pt; }
 .jp-Notebook, body.jp-Notebook { padding: 0 !important; }
 .jp-Cell { padding: 0 !important; }
-.jp-RenderedHTMLCommon { font-size: 10pt; line-height: 1.4; padding-right: 0 !important; }
+.jp-RenderedHTMLCommon { font-size: 9.5pt; line-height: 1.35; padding-right: 0 !important; }
 .jp-RenderedHTMLCommon h1 { font-size: 15pt; margin-top: 0; }
-.jp-RenderedHTMLCommon h2 { font-size: 12.5pt; margin: 3mm 0 1mm; }
+.jp-RenderedHTMLCommon h2 { font-size: 12.5pt; margin: 2.5mm 0 1mm; }
 .jp-RenderedHTMLCommon h3 { font-size: 10.5pt; margin: 2mm 0 0.5mm; }
-.jp-RenderedHTMLCommon p { margin-bottom: 1.2mm; }
+.jp-RenderedHTMLCommon p { margin-bottom: 1mm; }
 .jp-RenderedHTMLCommon h1, .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3, .fer-caption-table
     { break-after: avoid; page-break-after: avoid; }
 .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: visible !important; }
-.jp-RenderedHTMLCommon table, .fer-front table { font-size: 8pt; border-collapse: collapse; max-width: 100%;
+.jp-RenderedHTMLCommon table, .fer-front table { font-size: 7.5pt; border-collapse: collapse; max-width: 100%;
     table-layout: auto; margin: 1mm 0; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.4mm 1.6mm; white-space: normal; }
-.jp-OutputArea-output img { max-width: 100%; max-height: 88mm; height: auto; object-fit: contain; }
-.fer-caption { font-size: 8.5pt; color: #222; margin: 0.5mm 0 2mm; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.1mm 1.6mm; line-height: 1.2; white-space: normal; }
+.jp-OutputArea-output img { max-width: 100%; max-height: 62mm; height: auto; object-fit: contain; }
+.fer-caption { font-size: 8.5pt; color: #222; margin: 0.5mm 0 1.2mm; }
 .fer-caption b { color: #000; }
 .jp-OutputArea-child { break-inside: auto !important; }
 img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
@@ -204,9 +201,11 @@ img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
 .fer-front td, .fer-front th { border: 1px solid #bbb; padding: 0.6mm 2mm; text-align: left; vertical-align: top; }
 .fer-front .fer-identity td { border: none; padding: 0.6mm 4mm 0.6mm 0; font-size: 10pt; }
 .fer-toc ol { margin: 0; padding-left: 6mm; }
-.fer-references { margin-top: 6mm; font-size: 8.5pt; }
-.fer-references h1 { font-size: 12.5pt; }
-.fer-references li { margin-bottom: 1mm; }
+.fer-references { margin-top: 3mm; font-size: 7pt; line-height: 1.25; }
+.fer-references ol { display: grid; grid-template-columns: 1fr 1fr; column-gap: 6mm; margin: 0; padding: 0;
+                     list-style: none; }
+.fer-references h1 { font-size: 11pt; margin: 0 0 1mm; }
+.fer-references li { margin-bottom: 0.5mm; }
 .fer-collaborators { margin: 0 0 1mm; }
 .fer-banner { text-align: center; font-weight: bold; color: #9a1b1b; background: #fde8e8;
               border: 1px solid #9a1b1b; padding: 1mm; font-size: 9pt; }
@@ -214,7 +213,8 @@ img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
 .fer-header table { border-collapse: collapse; }
 .fer-header td { padding: 1mm 4mm 1mm 0; }
 .fer-question { break-before: page; page-break-before: always; height: 0; }
-@media print { .jp-OutputArea-output { overflow: visible !important; } }
+.fer-front td { vertical-align: middle !important; }
+@media print { .jp-OutputArea-output { overflow: visible !important; } .fer-banner { display: none; } }
 """
 
 
@@ -230,7 +230,7 @@ def _image_width(match, scale):
     return f'{match.group(1)}style="width: {width * scale:.0f}px" '
 
 
-def _scale_figures(body, scale=0.68):
+def _scale_figures(body, scale=0.6):
     """Figures printed at ``scale`` of their pixel size (still capped by the page width and ``REPORT_CSS``).
 
     Matplotlib's 100-dpi figures would otherwise print at 96 px per inch, a training curve as wide as the page.
@@ -283,7 +283,7 @@ def _header_html(meta, name, student_id, department, collaborators=PLACEHOLDER):
 
 def _references_html():
     """The bibliography, one numbered entry per ``REFERENCES`` item, anchors ``ref-1`` ... for the citations."""
-    items = "".join(f'<li id="ref-{number}">{html.escape(text)}</li>'
+    items = "".join(f'<li id="ref-{number}">[{number}] {html.escape(text)}</li>'
                     for number, (_, text) in enumerate(REFERENCES, start=1))
     return (f'<section class="fer-references jp-RenderedHTMLCommon" id="references"><h1>參考文獻 / References</h1>'
             f"<ol>{items}</ol></section>")
@@ -340,7 +340,8 @@ def _run_metadata(executed):
     for path in executed:  # each chapter's title, the first line of its first cell ("# Q1 · A convolutional network")
         first = nbformat.read(str(path), as_version=4).cells[0].source.splitlines()
         titles.append((int(path.name[:2]), first[0].lstrip("# ").strip() if first else path.stem))
-    return {"titles": titles, "data": f"embedded synthetic face set (seed {origin['seed']})" if synthetic else str(source),
+    return {"titles": titles,
+            "data": f"embedded synthetic face set (seed {origin['seed']})" if synthetic else str(source),
             "profile": profile, "synthetic": synthetic, "origin": origin, "glued": values,
             "seed": str(parameters.get("seed", 0)).strip("'\""),
             "wall_seconds": sum(durations) if durations and all(durations) else None,
@@ -481,7 +482,7 @@ def set_pdf_metadata(pdf_path, title, author, subject):
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(str(pdf_path)))
-    writer.add_metadata({"/Title": title, "/Author": author, "/Subject": subject})
+    writer.add_metadata({"/Title": title, "/Subject": subject, **({"/Author": author} if author else {})})
     with paths.atomic_write(pdf_path, "wb") as handle:
         writer.write(handle)
     return Path(pdf_path)

@@ -217,12 +217,14 @@ def test_killed_runs_resume_to_the_weights_and_history_of_an_uninterrupted_run(r
     assert whole.returncode == 0, whole.stderr[-3000:]
     reference = _final(Path(whole.stdout.strip().splitlines()[-1]))
 
-    for kill in ("SIGINT:1", "SIGKILL:2:3"):  # Ctrl-C after epoch 2; a kill in the middle of epoch 3
+    # Ctrl-C after epoch 2 and in the middle of epoch 4; kill -9 after epoch 1 and in the middle of epoch 3
+    for kill in ("SIGINT:1", "SIGINT:3:5", "SIGKILL:0", "SIGKILL:2:3"):
         runs_dir = tmp_path / kill.replace(":", "-")
         stopped = _train(script, run_csv, runs_dir, kill)
         assert stopped.returncode != 0, f"{kill}: the run was not interrupted"
         if kill.startswith("SIGINT"):
-            assert "interrupted after epoch 2 of at most 4; run the same command to resume" in stopped.stderr
+            done = int(kill.split(":")[1]) + (1 if kill.count(":") == 1 else 0)
+            assert f"interrupted after epoch {done} of at most 4; run the same command to resume" in stopped.stderr
         (directory,) = [path for path in runs_dir.iterdir() if path.is_dir()]
         assert not (directory / "metrics.json").exists() and (directory / "backup" / "state.json").exists()
         resumed = _train(script, run_csv, runs_dir)

@@ -124,17 +124,17 @@ def test_every_sentence_speaks_traditional_chinese_from_the_same_numbers():
     splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(1.0, recall={"angry": 0.9, "fear": 0.2})}
     text = narrative.test_accuracy(splits, "PrivateTest", lang="zh")
     assert text == ("測試準確率：PublicTest 75.0%（macro-F1 0.650，n = 100）；PrivateTest 100.0%（macro-F1 0.900，n = 100）。"
-                    "兩者平均 87.5%，也就是原報告引用的那個數字。在 PrivateTest 上最難辨識的是恐懼（fear）（recall 20.0%）。")
+                    "兩者平均為 87.5%（原報告引用的就是這個平均）。在 PrivateTest 上最難辨識的是恐懼（fear），recall 只有 20.0%。")
     only_val = narrative.test_accuracy({"val": _metrics(0.5, recall={"sad": 0.1})}, "val", lang="zh")
-    assert "沒有標註好的測試集" in only_val and "在驗證集上最難辨識的是難過（sad）（recall 10.0%）" in only_val
+    assert "沒有標註好的測試集" in only_val and "在驗證集上最難辨識的是難過（sad），recall 只有 10.0%" in only_val
     matrix = [[10, 0, 0, 0, 0, 0, 0], [0, 10, 0, 0, 0, 0, 0], [0, 0, 8, 0, 0, 2, 0], [0, 0, 0, 10, 0, 0, 0],
               [0, 0, 0, 0, 10, 0, 0], [0, 0, 3, 0, 0, 7, 0], [0, 0, 0, 0, 0, 0, 10]]
     assert narrative.confusions(evaluate.confusion_summary(matrix, top=1), lang="zh") == (
         "最常被搞混的是恐懼（fear）和驚訝（surprise）（佔這兩類臉的 25.0%：2 張前者被認成後者，3 張反過來）。"
-        "辨識得最差的 class 是驚訝（surprise）（recall 70.0%）。")
+        "辨識得最差的 class 是驚訝（surprise），recall 只有 70.0%。")
     assert narrative.parameter_match(1010, 1000, lang="zh") == "DNN 有 1,010 個參數，CNN 有 1,000 個（相差 +1.00%）。"
     assert narrative.analysed_accuracy("PrivateTest", 3589, 0.8, lang="zh") == "PrivateTest 測試集的臉共 3,589 張，準確率 80.0%。"
-    assert "資料增強用左右翻轉、旋轉最多 14.4°" in narrative.training_recipe(config.resolve("cpu"), lang="zh")
+    assert "資料增強：左右翻轉、最多 14.4° 的旋轉" in narrative.training_recipe(config.resolve("cpu"), lang="zh")
     result = {"split": "val", "tta": "flip", "models": {
         "CNN": {"parameters": 1000, "accuracy": 0.3, "gap": 0.05, "seconds_per_epoch": 10.0},
         "DNN": {"parameters": 1010, "accuracy": 0.4, "gap": 0.2, "seconds_per_epoch": 2.0}}}
@@ -161,7 +161,7 @@ def _headline(splits, synthetic=True):
 def test_answers_explain_in_both_languages_and_say_what_synthetic_faces_mean():
     splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(0.8)}
     zh, en = narrative.cnn_answer(_headline(splits), "zh"), narrative.cnn_answer(_headline(splits), "en")
-    assert "70,551 個參數" in zh and "兩者平均 77.5%" in zh and "合成資料" in zh
+    assert "70,551 個參數" in zh and "兩者平均為 77.5%" in zh and "合成資料" in zh
     assert "70,551 parameters" in en and "is 77.5%" in en and "generated" in en
     assert "generated" not in narrative.cnn_answer(_headline(splits, synthetic=False), "en")
     result = {"split": "PrivateTest", "tta": "none", "models": {

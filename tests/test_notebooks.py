@@ -44,8 +44,10 @@ def test_plumbing_is_tagged_out_of_the_report(path):
                     and "pd.DataFrame" not in cell.source or "workbook_run(" in cell.source or "glue(" in cell.source)
         if plumbing:
             assert "remove-cell" in tags, f"{path.name}: {cell.source[:60]!r} needs the remove-cell tag"
-    captions = [cell for cell in notebook.cells if {"caption-figure", "caption-table"} & set(cell.metadata.get("tags", []))]
-    assert captions and all("/" in cell.source and "\n" not in cell.source.strip() for cell in captions), "captions: Chinese / English, one line"
+    captions = [cell for cell in notebook.cells
+                if {"caption-figure", "caption-table"} & set(cell.metadata.get("tags", []))]
+    assert captions and all("/" in cell.source and "\n" not in cell.source.strip() for cell in captions), \
+        "captions: Chinese / English, one line"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)

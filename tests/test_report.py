@@ -122,6 +122,27 @@ def test_run_and_render_the_whole_workbook(tmp_path):
     if shutil.which("pdftotext"):  # poppler, when installed: the CJK text is real glyphs, not boxes
         poppler = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
         assert report.QUESTIONS[2].zh[:10] in poppler.replace("\n", "")
+    _assert_handed_in_report(reader, html_path)
+
+
+def _assert_handed_in_report(reader, html_path, synthetic=True):
+    """Issue 13's report: metadata, outline, bilingual explanations, numbered captions, <= 12 pages, nothing cut."""
+    import unicodedata
+
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    flat = unicodedata.normalize("NFKC", text).replace("\n", "").replace(" ", "")  # CJK radicals (⼀) to 一
+    assert len(reader.pages) <= 12, f"{len(reader.pages)} pages"
+    assert reader.metadata.title == report.REPORT_TITLE and reader.metadata.subject
+    titles = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert len(titles) >= 5 and all(any(title.startswith(f"Q{n} ·") for title in titles) for n in range(1, 6)), titles
+    assert flat.count("說明/Explanation") == 5 and flat.count("答/Answer") == 5
+    for marker in ("準確率", "Test accuracy" if synthetic else "validation", "最常被搞混的是", "saliency 落在", "filter"):
+        assert marker.replace(" ", "") in flat, marker
+    assert "圖1/Figure1." in flat and "表1/Table1." in flat and "圖10/Figure10." in flat
+    assert "結果一覽/Resultsataglance" in flat and "Python3." in flat and "Keras" in flat
+    assert ("generatorfer_utils.synthseed" if synthetic else "SHA-256") in flat
+    assert "參考文獻/References" in flat and "arXiv:1312.6034" in flat
+    assert report.layout_problems(html_path) == [], "something is wider than the printed page"
 
 
 def _tagged_chapter(path, number, splits=None):
@@ -171,3 +192,68 @@ def test_tags_choose_what_the_report_shows_and_captions_are_numbered(tmp_path):
     # the first page quotes what the notebooks glued, and says validation stands in for the test splits
     assert "40.0%" in text and "1,234" in text and "21,100,035" in text and "validation stands in" in text
     assert "<title>Facial expression recognition" in text
+
+
+def _wide_table_chapter(path, table_html):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    shown = nbformat.v4.new_code_cell("table")
+    shown.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": table_html, "text/plain": "t"},
+                                            execution_count=1)]
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}"), shown]
+    nbformat.write(notebook, str(path))
+    return path
+
+
+@pytest.mark.skipif(report.find_chromium() is None, reason="needs Chromium (make pdf-tools)")
+def test_layout_check_finds_the_accuracy_table_that_ran_off_the_page(tmp_path):
+    """Before issue 13, Q1 printed one table of n, accuracy, macro-F1 and seven recalls: its right-hand columns
+    were cut off in print. The layout check in the real browser must find it; the two tables that replace it fit."""
+    from fer_utils import evaluate, workbook
+
+    names = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    metrics = {"n": 3589, "accuracy": 0.7055, "macro_f1": 0.612,
+               "per_class": {name: {"recall": 0.123456} for name in names}}
+    splits = {split: metrics for split in ("train", "val", "PublicTest", "PrivateTest")}
+    old = evaluate.summary_table(splits).round(3).to_html()
+    (tmp_path / "old").mkdir()
+    _wide_table_chapter(tmp_path / "old" / "01-q.ipynb", old)
+    html_path, _ = report.render(tmp_path / "old", tmp_path / "old", pdf=False)
+    problems = report.layout_problems(html_path)
+    assert any(problem["element"].startswith("table") and "recall_angry" in problem["text"]
+               for problem in problems), problems
+    new = workbook.accuracy_table(splits).round(3).to_html() + workbook.recall_table(splits).round(3).to_html()
+    (tmp_path / "new").mkdir()
+    _wide_table_chapter(tmp_path / "new" / "01-q.ipynb", new)
+    html_path, _ = report.render(tmp_path / "new", tmp_path / "new", pdf=False)
+    assert report.layout_problems(html_path) == []
+
+
+def _course_train_csv(path, n=900, seed=5):
+    """The ML2017 ``train.csv`` form (label,feature; Training rows only) made from the synthetic generator."""
+    import csv
+    import gzip
+
+    from fer_utils import synth
+
+    generated = synth.write_csv(path.parent / "generated.csv.gz", n=n, seed=seed, progress=False)
+    with gzip.open(generated, "rt") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["Usage"] == "Training"]
+    path.write_text("label,feature\n" + "".join(f"{row['emotion']},{row['pixels']}\n" for row in rows))
+    return path
+
+
+@pytest.mark.slow
+def test_real_data_report_on_the_course_train_csv(tmp_path):
+    """A render of a run on the course's train.csv form: validation stands in for the test splits and says so."""
+    from pypdf import PdfReader
+
+    data = _course_train_csv(tmp_path / "train.csv")
+    report.run({"data_path": str(data)}, out_dir=tmp_path / "executed", progress=False)
+    html_path, pdf_path = report.render(tmp_path / "executed", tmp_path, name="Lin", collaborators="none")
+    reader = PdfReader(str(pdf_path))
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    assert "SYNTHETIC DATA" not in text and reader.metadata.author == "Lin"
+    assert "validation stands in" in text.replace("\n", " ") and "驗證集" in text
+    assert "train.csv, SHA-256" in text.replace("\n", " ")
+    _assert_handed_in_report(reader, html_path, synthetic=False)
