@@ -21,8 +21,27 @@ def predict_probabilities(model, x, batch_size=256, tta="none"):
     """
     x = np.asarray(x, dtype=np.float32)  # (N, 48, 48, 1)
     views = augment.views(x, tta)
-    probabilities = sum(model.predict(view, batch_size=batch_size, verbose=0) for view in views) / len(views)
+    probabilities = sum(_predict(model, view, batch_size) for view in views) / len(views)
     return np.asarray(probabilities, dtype=np.float32)
+
+
+def _predict(model, x, batch_size):
+    """``model.predict(x, batch_size)``: the same numbers, fed by a plain tf.data pipeline.
+
+    Given arrays, ``model.predict`` slices them with a tf.data parallel map; once training has enabled op
+    determinism, tf.data rewrites that map into a sequential one and TensorFlow 2.21 logs a spurious
+    ``E0000 ... node_def_util.cc ... use_unbounded_threadpool`` line on every call. Batches of a dataset
+    without a map run the same compiled step (traced once: the batch dimension stays unknown). Anything else
+    with a ``predict`` method (a stand-in model in a test) gets the arrays.
+    """
+    import keras
+    import tensorflow as tf  # the project's backend (see models.FusedBatchNormalization)
+
+    if not isinstance(model, keras.Model):
+        return model.predict(x, batch_size=batch_size, verbose=0)
+    if len(x) == 0:  # model.predict fails on an empty dataset
+        return np.zeros((0, *model.output_shape[1:]), np.float32)
+    return model.predict(tf.data.Dataset.from_tensor_slices(x).batch(batch_size), verbose=0)
 
 
 def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):

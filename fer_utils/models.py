@@ -75,18 +75,26 @@ def _head(x, batch_norm):
     return probabilities
 
 
-def seed2017():
+def seed2017(widths=(32, 64, 128, 256), dense_units=1024):
     """The original 2017 course report's CNN, layer for layer: 21,100,035 parameters.
 
     Four stages of two 5x5 'valid' convolutions (32, 64, 128, 256 filters), each followed by a 3x3
     max-pool of stride 1, then Dense 1024, 1024, 7; BatchNorm + ReLU after every conv and dense
     layer (BatchNorm on the last one too), softmax last.
 
+    Args:
+        widths: filters of the four stages (the original's by default; narrower ones build the same
+            layers at a fraction of the cost, as the mixed-precision tests do).
+        dense_units: width of the two hidden dense layers (the original's 1024 by default).
     Returns:
         A ``keras.Model`` named ``seed2017``.
+    Raises:
+        ValueError: not four stage widths.
     """
+    if len(widths) != 4:
+        raise ValueError(f"widths={widths!r}: seed2017 has four stages")
     inputs, x = _inputs()
-    for stage, filters in enumerate([32, 64, 128, 256], start=1):
+    for stage, filters in enumerate(widths, start=1):
         for index in (1, 2):
             x = layers.Conv2D(filters, 5, padding="valid", name=f"conv{stage}_{index}")(x)
             x = FusedBatchNormalization(name=f"bn{stage}_{index}")(x)
@@ -95,7 +103,7 @@ def seed2017():
     # side 48 -> 44, 40 -> 38 -> 34, 30 -> 28 -> 24, 20 -> 18 -> 14, 10 -> 8: flatten is 8*8*256 = 16384
     x = layers.Flatten(name="flatten")(x)
     for index in (1, 2):
-        x = layers.Dense(1024, name=f"dense{index}")(x)
+        x = layers.Dense(dense_units, name=f"dense{index}")(x)
         x = layers.BatchNormalization(name=f"bn_dense{index}")(x)
         x = layers.ReLU(name=f"relu_dense{index}")(x)
     return keras.Model(inputs, _head(x, batch_norm=True), name="seed2017")

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fer_utils import config, errors, narrative, paths, provenance
+from fer_utils import config, errors, narrative, paths, provenance, quiet
 
 #: Chapters are named ``NN-slug.ipynb``; the number gives the order (as in the Python Data Science Handbook).
 NOTEBOOK_NAME = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
@@ -158,7 +158,7 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
         output = out_dir / chapter.name
         try:
             papermill.execute_notebook(str(chapter), str(output), parameters=own, kernel_name=kernel,
-                                       cwd=str(chapter.parent), progress_bar=progress)
+                                       cwd=str(chapter.parent), progress_bar=progress, **quiet.kernel_options())
         except papermill.PapermillExecutionError as error:
             raise WorkbookError(
                 f"{chapter.name}, cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}"

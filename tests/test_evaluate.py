@@ -50,6 +50,18 @@ def test_flip_tta_averages_with_the_mirrored_face():
     np.testing.assert_allclose(averaged[0, [3, 5]], [0.5, 0.5])
 
 
+def test_keras_models_predict_the_same_numbers_through_the_dataset_feed():
+    """predict_probabilities feeds Keras models a tf.data pipeline (no tf.data map for op determinism to
+    rewrite, fer_utils.quiet): the numbers are model.predict's, a partial last batch and no faces included."""
+    from fer_utils import models
+
+    model = models.build("vgg_small")
+    x = np.random.default_rng(0).integers(0, 256, (300, 48, 48, 1)).astype(np.uint8)
+    expected = model.predict(x.astype(np.float32), batch_size=256, verbose=0)
+    np.testing.assert_array_equal(evaluate.predict_probabilities(model, x, batch_size=256), expected)
+    assert evaluate.predict_probabilities(model, x[:0]).shape == (0, 7)
+
+
 def test_confused_pairs_pool_both_directions():
     matrix = np.diag([10, 10, 10, 10, 10, 10, 10])
     matrix[2, 5], matrix[5, 2] = 4, 2  # fear <-> surprise

@@ -169,3 +169,87 @@ def test_models_with_fused_batch_norm_save_and_load(tmp_path):
     loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
     assert type(loaded.get_layer("bn1_1")) is models.FusedBatchNormalization
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+# GPU code paths run on the CPU: the `full` profile trains in mixed precision on a GPU (train._fit), which no
+# test machine here has. Narrow widths build each preset's very layers at a fraction of the cost (float16
+# convolution gradients are ~40x slower than float32 on a CPU: a real seed2017 step took 42 s).
+NARROW = {"seed2017": {"widths": (4, 8, 8, 8), "dense_units": 16}, "vgg": {"widths": (4, 8, 8, 8), "dense_units": 8},
+          "vgg_fast": {"widths": (4, 8, 8, 8)}, "vgg_small": {"widths": (4, 8, 8)}, "dnn": {"hidden_units": (16, 8)}}
+
+
+@pytest.fixture()
+def mixed_float16():
+    """The mixed-float16 policy of a GPU run for one test; float32 again afterwards, whatever happens."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_narrow_presets_cover_every_preset():
+    assert set(NARROW) == set(models.PRESETS) | {"dnn"}
+
+
+@pytest.mark.parametrize("name", sorted(NARROW))
+def test_every_preset_trains_in_mixed_precision(name, mixed_float16, tmp_path):
+    """float16 compute with the fused batch norm, float32 logits, probabilities and loss; a few steps train."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = models.build(name, **NARROW[name])
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense, keras.layers.BatchNormalization)):
+            assert layer.compute_dtype == "float16" and layer.variable_dtype == "float32", layer.name
+    for layer in ("logits", "probabilities"):
+        assert model.get_layer(layer).compute_dtype == "float32"
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (8, 48, 48, 1)).astype(np.float32)
+    y = keras.utils.to_categorical(np.arange(8) % 7, 7)
+    assert model(x, training=False).dtype == "float32"
+    before = [weight.numpy().copy() for weight in model.trainable_weights]
+    # dynamic loss scaling skips the first steps while their scaled gradients overflow float16 (3 for seed2017
+    # here, its BatchNorm on 7 logits of 8 faces); an applied step changes the loss
+    losses = [model.train_on_batch(x, y) for _ in range(6)]
+    assert all(np.isfinite(losses)) and len(set(np.round(losses, 4))) > 1, losses
+    assert any(not np.array_equal(old, new.numpy()) for old, new in zip(before, model.trainable_weights))
+    fused = [layer for layer in model.layers if isinstance(layer, models.FusedBatchNormalization)]
+    assert bool(fused) == (name != "dnn")
+    for layer in fused:
+        assert np.isfinite(layer.moving_mean.numpy()).all() and np.isfinite(layer.moving_variance.numpy()).all()
+        assert layer.moving_mean.dtype == "float32"
+    # a GPU-trained model saved in mixed precision predicts in a float32 process (evaluated on a CPU)
+    model.save(tmp_path / "model.keras")
+    keras.mixed_precision.set_global_policy("float32")
+    loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    probabilities = loaded.predict(x, verbose=0)
+    assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+    np.testing.assert_allclose(probabilities, model.predict(x, verbose=0), atol=1e-3)
+
+
+def test_fused_batch_norm_takes_float16_into_the_fused_kernel(mixed_float16):
+    """Under mixed precision the fused op runs on float16 activations with float32 statistics (cuDNN's
+    half-precision path on a GPU), in training and inference, and matches Keras's float32-upcast layer."""
+    import tensorflow as tf
+
+    reference, fused = _batch_norm_pair()
+    assert fused.compute_dtype == "float16" and fused.moving_mean.dtype == "float32"
+    for training in (True, False):
+        graph = tf.function(lambda x: fused(x, training=training)).get_concrete_function(
+            tf.TensorSpec((None, 12, 12, 5), tf.float16)).graph
+        kernels = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
+        assert kernels and all(op.get_attr("T") == tf.float16 and op.get_attr("U") == tf.float32
+                               for op in kernels), training
+    x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, (16, 12, 12, 5)).astype(np.float16))
+    results = []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
+        assert y.dtype == tf.float16
+        results.append((y, tape.gradient(loss, x), layer.moving_mean, layer(x, training=False)))
+    for expected, actual in zip(*results):
+        np.testing.assert_allclose(np.asarray(actual, np.float32), np.asarray(expected, np.float32), rtol=2e-2, atol=2e-2)

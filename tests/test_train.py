@@ -169,6 +169,37 @@ def test_unlabeled_data_cannot_be_trained_on(tmp_path):
     assert not (tmp_path / "runs").exists(), "input is checked before a run directory is made"
 
 
+def test_a_run_on_a_gpu_trains_in_mixed_precision(tiny, tmp_path, monkeypatch):
+    """train._fit's GPU branch on the CPU: with a GPU reported, the run trains in mixed float16 (fused batch norm on
+    float16 activations, float32 logits and loss), saves, evaluates and says so; narrow widths keep it seconds."""
+    import tensorflow as tf
+
+    physical_devices = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else physical_devices(kind))
+    narrow = models.PRESETS["vgg_small"]
+    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
+    seen = {}
+
+    class _Dtypes(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.update({name: self.model.get_layer(name).compute_dtype for name in ("bn1_1", "logits")})
+            seen["loss_scale"] = type(self.model.optimizer).__name__
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen.setdefault("losses", []).append(float(logs["loss"]))
+
+    try:
+        run = train.train(tiny_config(epochs=2), dataset=tiny, runs_dir=tmp_path / "runs", progress=False,
+                          callbacks=[_Dtypes()])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert seen["bn1_1"] == "float16" and seen["logits"] == "float32" and seen["loss_scale"] == "LossScaleOptimizer"
+    assert np.isfinite(seen["losses"]).all() and np.isfinite(run.history["loss"]).all()
+    assert run.metrics["device"] == "GPU" and 0.0 <= run.metrics["splits"]["PrivateTest"]["accuracy"] <= 1.0
+    assert run.load_model().get_layer("bn1_1").compute_dtype == "float16"  # saved as trained
+
+
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tiny_csv, tmp_path):
     """The multi-GPU path, exercised on a CPU split into two logical devices."""
@@ -180,6 +211,60 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_csv, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     directory = result.stdout.strip().splitlines()[-1]
     assert json.loads((tmp_path / "runs" / directory.split("/")[-1] / "config.json").read_text())["replicas"] == 2
+    run = runs.load_run(directory)
+    assert np.isfinite(run.history["loss"]).all() and run.config["model"] == "vgg_small"
+    assert any(isinstance(layer, models.FusedBatchNormalization) for layer in run.load_model().layers)
+
+
+# One training step of the strategy, traced: which batch-norm kernels each replica runs, and in which precision.
+MIRRORED_STEP = """
+import json, sys
+import numpy as np
+from fer_utils import models, train
+train.configure_devices(2)
+import keras, tensorflow as tf
+keras.mixed_precision.set_global_policy(sys.argv[1])
+strategy = train.distribution_strategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = models.build("vgg_small", widths=(4, 8, 8))
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="categorical_crossentropy")
+x = np.random.default_rng(0).integers(0, 256, (16, 48, 48, 1)).astype(np.float32)
+y = keras.utils.to_categorical(np.arange(16) % 7, 7)
+losses = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history["loss"]  # 4 faces per replica and step
+
+@tf.function
+def gradients(images, labels):
+    def replica(images, labels):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.categorical_crossentropy(labels, model(images, training=True)))
+        return tape.gradient(loss, model.trainable_weights)
+    return strategy.run(replica, args=(images, labels))
+
+batch = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))))
+kernels = {}
+for op in gradients.get_concrete_function(*batch).graph.get_operations():
+    if op.type.startswith("FusedBatchNorm"):
+        kernels.setdefault(op.type, set()).add(op.device.split("device:")[-1] + " " + op.get_attr("T").name)
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "losses": losses, "logits": model.get_layer("logits").compute_dtype,
+                  "kernels": {kind: sorted(found) for kind, found in kernels.items()},
+                  "moving_mean": [part.numpy().tolist() for part in model.get_layer("bn1_1").moving_mean.value.values]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy, dtype", [("float32", "float32"), ("mixed_float16", "float16")])
+def test_mirrored_replicas_run_the_fused_batch_norm(policy, dtype):
+    """Both replicas of a MirroredStrategy (two logical CPUs standing in for two GPUs) run the fused kernel forward
+    and backward, in float16 under mixed precision (the `full` profile on several GPUs), and train."""
+    result = subprocess.run([sys.executable, "-c", MIRRORED_STEP, policy], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["replicas"] == 2 and found["logits"] == "float32" and np.isfinite(found["losses"]).all()
+    for kernel in ("FusedBatchNormV3", "FusedBatchNormGradV3"):
+        assert found["kernels"].get(kernel) == [f"CPU:0 {dtype}", f"CPU:1 {dtype}"], found["kernels"]
+    # each replica updates its own copy of the moving statistics (Keras's BatchNormalization does the same)
+    assert len(found["moving_mean"]) == 2
+    assert all(np.isfinite(part).all() and np.abs(part).max() > 0 for part in found["moving_mean"])
 
 
 def test_cosine_schedule_warms_up_then_anneals_by_step_or_by_time():
