@@ -29,12 +29,12 @@ report: $(STAMP) $(SYNTHETIC) pdf-tools
 	$(BIN)/fer-workbook run --profile $(PROFILE)
 	$(BIN)/fer-workbook render
 
-## pdf-tools: headless Chromium and CJK fonts for the PDF (Debian/Ubuntu; elsewhere see the README)
+## pdf-tools: headless Chromium and CJK fonts for the PDF, poppler to check its text (Debian/Ubuntu; elsewhere see the README)
 pdf-tools:
-	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "CJK"; then \
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "CJK" || ! command -v pdftotext >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk poppler-utils >/dev/null; \
 	  else echo "Install Google Chrome (or Chromium) and a CJK font for the PDF; see the README." >&2; fi; \
 	fi
 
