@@ -1,9 +1,9 @@
 """Measure where the brows, eyes, nose and mouth sit in FER2013's framing; print them as face-part boxes.
 
-Usage: python bench/face_regions.py [PATH] [--figure out.png]
+Usage: python bench/face_regions.py PATH [--figure out.png]
 
-PATH is a labeled face file that ``fer_utils.data.load`` reads (default ``../shared/fer2013/train.csv.gz``
-relative to the project root). The script prints a dict literal of (row0, row1, col0, col1) half-open boxes
+PATH is your labeled FER2013 (e.g. the course's ``train.csv.gz``), any form ``fer_utils.data.load``
+reads. The script prints a dict literal of (row0, row1, col0, col1) half-open boxes
 to paste into ``fer_utils/faces.py``, the landmark rows and widths behind them, and with ``--figure`` saves the
 boxes drawn on the mean face for a look. The figure shows the mean of the faces read: for real FER2013 it is
 derived from licensed faces, so keep it out of the project (only the box coordinates are committed).
@@ -48,7 +48,6 @@ from scipy import ndimage, signal
 
 from fer_utils import IMAGE_SIZE, NUM_CLASSES, data, faces, paths
 
-DEFAULT_PATH = "../shared/fer2013/train.csv.gz"  # relative to the project root
 DARK_SIGMA = 3.0  # px: blur of the mean face that dark features are measured against
 FACE_SIGMA = 0.7  # px: smoothing of each face before its row minima are found
 PROMINENCE = 2.0  # gray levels: a row minimum shallower than this is noise
@@ -195,8 +194,7 @@ def measure(x, y):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", nargs="?", default=DEFAULT_PATH,
-                        help=f"labeled faces (default {DEFAULT_PATH}, relative to the project root)")
+    parser.add_argument("path", help="labeled FER2013 faces, e.g. the course's train.csv.gz")
     parser.add_argument("--figure", help="save the boxes drawn on the mean face to this .png (not for committing)")
     args = parser.parse_args(argv)
 

@@ -172,7 +172,7 @@ def resolve_split(parts, name=""):
     test split, else "val" (data with no labeled test split, e.g. the ML2017 train.csv alone).
 
     Args:
-        parts: {split name: Dataset} from ``train.prepare`` or ``Run.parts``.
+        parts: {split name: Dataset} from ``Run.parts``.
         name: a split name, or "" for the default.
     Raises:
         fer_utils.errors.InputError: the split is absent (the message lists those present).
@@ -187,11 +187,6 @@ def resolve_split(parts, name=""):
     if name not in parts:
         raise errors.InputError(f"split={name!r} is not in the data; present: {', '.join(parts)}")
     return name
-
-
-def test_split(parts, name=""):
-    """The Dataset of ``resolve_split(parts, name)``."""
-    return parts[resolve_split(parts, name)]
 
 
 def per_class_table(metrics):

@@ -9,7 +9,7 @@ import numpy as np
 
 from fer_utils import IMAGE_SIZE, synth
 
-#: Face parts of real FER2013, measured by ``python bench/face_regions.py ../shared/fer2013/train.csv.gz``
+#: Face parts of real FER2013, measured by ``python bench/face_regions.py train.csv.gz`` (the course's file)
 #: on the 28,709 faces of its Training split (method in that script's docstring): landmark rows from the
 #: mean face's dark features (eyes 17.5, nostrils 31.0, lips 37.4) and from each face's brow (median 12.0);
 #: bands meet halfway between landmarks; columns are half-maximum widths of the dark features. On the

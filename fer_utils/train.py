@@ -208,11 +208,6 @@ def split_rows(config, dataset):
     return train_part.ids.astype(np.int64), val_part.ids.astype(np.int64)
 
 
-def prepare(config, dataset):
-    """The config's parts of a dataset: {"train", "val", and each test usage whole} (see ``split_rows``)."""
-    return runs.parts_from_rows(dataset, *split_rows(config, dataset))
-
-
 def evaluate_parts(model, parts, tta, seed=0):
     """Metrics per part, every part with the same test-time augmentation ``tta``.
 

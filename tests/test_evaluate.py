@@ -104,10 +104,10 @@ def test_test_split_defaults_to_a_labeled_test_split_then_validation():
                             ids=np.arange(2), source="s", form="f", content_hash="h")
 
     parts = {"train": part(0), "val": part(1), "PublicTest": part(2), "PrivateTest": part(3)}
-    assert evaluate.test_split(parts) is parts["PrivateTest"] and evaluate.test_split(parts, "PublicTest").y[0] == 2
+    assert evaluate.resolve_split(parts) == "PrivateTest" and evaluate.resolve_split(parts, "PublicTest") == "PublicTest"
     with pytest.raises(ValueError, match="PublicTest"):
-        evaluate.test_split(parts, "Test")
+        evaluate.resolve_split(parts, "Test")
     ml2017 = {"train": part(0), "val": part(1), "Test": part(-1)}  # train.csv + the unlabeled test.csv
-    assert evaluate.resolve_split(ml2017) == "val" and evaluate.test_split(ml2017) is ml2017["val"]
+    assert evaluate.resolve_split(ml2017) == "val"
     with pytest.raises(ValueError, match="no labeled test or validation split"):
         evaluate.resolve_split({"train": part(0)})
