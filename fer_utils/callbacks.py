@@ -2,9 +2,10 @@
 
 ``RunState`` is the one callback that writes a run's files while it trains. At the end of every epoch it
 saves, each file atomically and in this order: the best model so far (when the epoch improved on it), the
-weights and optimizer state of the epoch, then ``backup/state.json``, which names them and holds the history,
+weights and optimizer state of the epoch, the running weight average (once epochs end in the averaged tail of
+the schedule, ``fer_utils.averaging``), then ``backup/state.json``, which names them and holds the history,
 the best epoch and the early-stopping count. ``state.json`` is the commit point: a run killed at any moment
-resumes from the last epoch it names, with the same best-so-far, schedule, early-stopping state and (through
+resumes from the last epoch it names, with the same best-so-far, average, schedule, early-stopping state and (through
 ``train.make_dataset``) the same data order and augmentation, so it ends with the weights an uninterrupted
 run would have had.
 """
@@ -19,7 +20,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from fer_utils import paths
+from fer_utils import averaging, paths
 
 BACKUP_DIR = "backup"
 STATE_FILE = "state.json"
@@ -75,20 +76,27 @@ class WarmupCosine(keras.callbacks.Callback):
         self.peak, self.total_steps, self.warmup_steps = peak, total_steps, warmup_steps
         self.steps_per_epoch, self.budget = steps_per_epoch, budget
         self.step = 0
+        self.progress = 0.0  # of the last step set: 0 before and through warm-up, 1 at the end of the cosine
+
+    def decay_progress(self, step, time_fraction=0.0):
+        """How far the cosine decay is at ``step`` when ``time_fraction`` of the budget is used (0-1)."""
+        if step < self.warmup_steps:
+            return 0.0
+        decay_steps = max(self.total_steps - self.warmup_steps, 1)
+        return min(max((step - self.warmup_steps) / decay_steps, time_fraction), 1.0)
 
     def rate(self, step, time_fraction=0.0):
         """The learning rate at ``step`` when ``time_fraction`` of the budget is used."""
         if step < self.warmup_steps:
             return self.peak * (step + 1) / self.warmup_steps
-        decay_steps = max(self.total_steps - self.warmup_steps, 1)
-        progress = min(max((step - self.warmup_steps) / decay_steps, time_fraction), 1.0)
-        return self.peak * 0.5 * (1.0 + np.cos(np.pi * progress))
+        return self.peak * 0.5 * (1.0 + np.cos(np.pi * self.decay_progress(step, time_fraction)))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.step = epoch * self.steps_per_epoch
 
     def on_train_batch_begin(self, batch, logs=None):
         time_fraction = self.budget.elapsed_fraction() if self.budget is not None else 0.0
+        self.progress = self.decay_progress(self.step, time_fraction)
         self.model.optimizer.learning_rate.assign(self.rate(self.step, time_fraction))
         self.step += 1
 
@@ -138,8 +146,9 @@ def read_state(directory):
 
     Returns:
         {"epochs_done", "history" (one dict per epoch), "best_epoch" (0-based, or -1), "best_val_accuracy",
-         "wait" (epochs since the best), "elapsed" (seconds trained), "weights" and "best_model" (file names in
-         backup/)}; {} when the run has not finished an epoch.
+         "wait" (epochs since the best), "elapsed" (seconds trained), "weights", "best_model" and "average"
+         (file names in backup/; "average" None until an epoch ends in the averaged tail), "averaged_epochs"
+         (0-based)}; {} when the run has not finished an epoch.
     """
     path = Path(directory) / BACKUP_DIR / STATE_FILE
     try:
@@ -149,25 +158,30 @@ def read_state(directory):
     backup = path.parent
     if not (backup / state.get("weights", "?")).exists():
         return {}
-    if state.get("best_model") and not (backup / state["best_model"]).exists():
-        return {}
+    for name in ("best_model", "average"):
+        if state.get(name) and not (backup / state[name]).exists():
+            return {}
     return state
 
 
 class RunState(keras.callbacks.Callback):
-    """Best-model checkpoint, early stopping, history and the resumable backup of a run, in one callback.
+    """Best-model checkpoint, early stopping, history, the weight average and the resumable backup of a run.
 
     Args:
         directory: the run directory (files go to ``directory/backup``).
         patience: stop after this many epochs without a better ``val_accuracy``.
         state: the state to resume from (``read_state``), or {} for a new run.
         budget: the run's ``TimeBudget`` (its elapsed seconds are saved with each epoch).
+        schedule: the run's ``WarmupCosine`` (where its decay is when an epoch ends), with ``average_tail``.
+        average_tail: average the weights of the epochs that end in this last share of the cosine decay
+            (``fer_utils.averaging``; 0 = no average).
     """
 
-    def __init__(self, directory, patience, state=None, budget=None):
+    def __init__(self, directory, patience, state=None, budget=None, schedule=None, average_tail=0.0):
         super().__init__()
         self.backup = Path(directory) / BACKUP_DIR
         self.patience, self.budget = patience, budget
+        self.schedule, self.average_tail = schedule, average_tail
         state = dict(state or {})
         self.history = list(state.get("history", []))
         self.best_epoch = state.get("best_epoch", -1)
@@ -175,6 +189,9 @@ class RunState(keras.callbacks.Callback):
         self.wait = state.get("wait", 0)
         self.weights = state.get("weights")
         self.best_model = state.get("best_model")
+        self.average = state.get("average")  # file of the running mean in backup/, or None
+        self.averaged_epochs = list(state.get("averaged_epochs", []))
+        self.mean = None  # the running mean in memory (read from self.average when resuming)
         self.early_stopped = False
 
     def on_epoch_end(self, epoch, logs=None):
@@ -184,28 +201,35 @@ class RunState(keras.callbacks.Callback):
             row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.history.append(row)
         self.backup.mkdir(parents=True, exist_ok=True)
-        previous = {self.weights, self.best_model}
+        previous = {self.weights, self.best_model, self.average}
         if row["val_accuracy"] > self.best:
             self.best, self.best_epoch, self.wait = row["val_accuracy"], epoch, 0
             self.best_model = f"best-epoch{epoch + 1}.keras"
-            _save_atomically(self.model.save, self.backup / self.best_model)
+            save_atomically(self.model.save, self.backup / self.best_model)
         else:
             self.wait += 1
         self.weights = f"epoch{epoch + 1}.weights.h5"
-        _save_atomically(self.model.save_weights, self.backup / self.weights)
+        save_atomically(self.model.save_weights, self.backup / self.weights)
+        if self.schedule is not None and averaging.in_tail(self.schedule.progress, self.average_tail):
+            if self.mean is None and self.average:
+                self.mean = averaging.load(self.backup / self.average)
+            self.mean = averaging.update(self.mean, len(self.averaged_epochs), self.model.get_weights())
+            self.average, self.averaged_epochs = f"average-epoch{epoch + 1}.npz", self.averaged_epochs + [epoch]
+            averaging.save(self.backup / self.average, self.mean)
         state = {"epochs_done": epoch + 1, "history": self.history, "best_epoch": self.best_epoch,
                  "best_val_accuracy": self.best, "wait": self.wait, "weights": self.weights,
-                 "best_model": self.best_model, "elapsed": self.budget.elapsed() if self.budget else 0.0}
+                 "best_model": self.best_model, "average": self.average, "averaged_epochs": self.averaged_epochs,
+                 "elapsed": self.budget.elapsed() if self.budget else 0.0}
         with paths.atomic_write(self.backup / STATE_FILE, "w") as handle:
             handle.write(json.dumps(state, indent=1))
-        for name in previous - {self.weights, self.best_model, None}:  # superseded by the state just committed
+        for name in previous - {self.weights, self.best_model, self.average, None}:  # superseded by the state
             (self.backup / name).unlink(missing_ok=True)
         if self.wait >= self.patience:
             self.model.stop_training = True
             self.early_stopped = True
 
 
-def _save_atomically(save, path):
+def save_atomically(save, path):
     """Call a Keras ``save(filepath)`` on a temporary name in the same folder, then rename it into place."""
     path = Path(path)
     suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix  # Keras checks the ending

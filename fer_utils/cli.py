@@ -40,7 +40,7 @@ def cmd_data(args):
 
 
 def cmd_train(args):
-    from fer_utils import evaluate, train
+    from fer_utils import evaluate, narrative, train
 
     overrides = _parse_params(args.param)
     for key in ("model", "match", "seed", "ensemble"):
@@ -61,6 +61,8 @@ def cmd_train(args):
         print(evaluate.metrics_line(split, values))
     print(f"epochs {metrics['epochs_run']} (best {metrics['best_epoch']}, stopped by {metrics['stopped_by']}), "
           f"{metrics['train_seconds']:.0f} s, {metrics['train_images_per_second']:.0f} images/s")
+    if metrics.get("weight_average"):
+        print(narrative.weight_average(metrics["weight_average"]).strip())
     print(run.directory)
 
 

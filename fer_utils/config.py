@@ -33,6 +33,9 @@ class Config:
     patience: int = 10              # early stopping: epochs without a better val accuracy
     time_budget: float = 0.0        # minutes of training; the cosine schedule ends by then (0 = none)
     dnn_time_budget: float = 0.0    # minutes for the workbook's parameter-matched DNN (0 = time_budget)
+    average_tail: float = 0.0      # average the weights of the epochs ending in this last share of the cosine
+                                    # decay, batch norm recomputed (SWA, fer_utils.averaging); kept when it
+                                    # validates at least as well as the best epoch (0 = off)
     tta: str = "flip"               # test-time augmentation of evaluate/predict: none, flip or ten_crop
     ensemble: int = 1               # `train` trains this many seeds (seed, seed+1, ...) and averages them
     mixed_precision: bool = True    # float16 compute when a GPU is present (never on CPU)
@@ -63,7 +66,7 @@ PROFILES = {
     # --time-budget 5` (and 15) on a busy machine
     "cpu": {"model": "vgg_fast", "epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-2,
             "patience": 40, "time_budget": 60.0, "dnn_time_budget": 5.0, "rotation": 0.04, "shift": 0.1,
-            "zoom": 0.1, "erasing": 0.25, "tta": "ten_crop"},
+            "zoom": 0.1, "erasing": 0.25, "average_tail": 0.25, "tta": "ten_crop"},
     # real data on a GPU: the long schedule of the literature
     "full": {"model": "vgg", "epochs": 300, "batch_size": 128, "patience": 50,
              "learning_rate": 2e-3, "weight_decay": 1e-2, "warmup_epochs": 5.0, "erasing": 0.5, "tta": "ten_crop"},
@@ -169,6 +172,8 @@ def resolve(profile=DEFAULT_PROFILE, **overrides):
             raise errors.InputError(f"{key}={getattr(config, key)}: must be >= 1")
     if not 0.0 < config.val_fraction < 1.0:
         raise errors.InputError(f"val_fraction={config.val_fraction}: must be between 0 and 1")
+    if not 0.0 <= config.average_tail < 1.0:
+        raise errors.InputError(f"average_tail={config.average_tail}: must be at least 0 and below 1")
     if config.tta not in TTA_MODES:
         raise errors.InputError(f"tta={config.tta!r}: choose one of {', '.join(TTA_MODES)}")
     if config.ensemble < 1:

@@ -136,6 +136,8 @@ def training_recipe(config, lang="en"):
         ensemble = f"；{config.ensemble} 個 seed 的 ensemble" if config.ensemble > 1 else ""
         schedule = (f"先 warm-up {config.warmup_epochs:g} 個 epoch 再 cosine decay" if config.warmup_epochs
                     else "learning rate 直接以 cosine decay 下降")
+        if config.average_tail:
+            schedule += f"，decay 最後 {config.average_tail:.0%} 的 epoch 權重取平均（SWA）"
         return (f"Profile `{config.profile}`：{rows}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
                 f"（連續 {config.patience} 個 epoch validation 準確率沒有進步就提早停止{budget}）；AdamW，最高 "
                 f"learning rate {config.learning_rate:g}、weight decay {config.weight_decay:g}，{schedule}；"
@@ -152,10 +154,12 @@ def training_recipe(config, lang="en"):
     budget = (f", a {config.time_budget:g}-minute budget that the cosine schedule fits into" if config.time_budget
               else "")
     ensemble = f"; an ensemble of {config.ensemble} seeds" if config.ensemble > 1 else ""
+    averaged = (f", the weights of the epochs in its last {config.average_tail:.0%} averaged (SWA)"
+                if config.average_tail else "")
     return (f"Profile `{config.profile}`: {rows}, batch {config.batch_size}, at most {config.epochs} epochs"
             f" (early stopping after {config.patience} without a better validation accuracy{budget}); AdamW at peak "
             f"learning rate {config.learning_rate:g}, weight decay {config.weight_decay:g}, warm-up "
-            f"{config.warmup_epochs:g} epochs, then cosine decay; label smoothing {config.label_smoothing:g}; "
+            f"{config.warmup_epochs:g} epochs, then cosine decay{averaged}; label smoothing {config.label_smoothing:g}; "
             f"{augmentation}; {TTA_WORDS[config.tta]}{ensemble}.")
 
 
@@ -170,17 +174,36 @@ def architecture(name, parameters, flops, lang="en"):
 def training(metrics, lang="en"):
     """A sentence on how a run's training went, from its ``metrics.json`` (``fer_utils.train.train``)."""
     best = metrics["splits"].get("val", {}).get("accuracy")
-    if _language(lang) == "zh":
+    zh = _language(lang) == "zh"
+    average = metrics.get("weight_average")
+    if average:
+        best = average["best_epoch_val_accuracy"]  # the best epoch's own score; the average's follows
+    if zh:
         best_text = f"，validation 準確率 {best:.1%}" if best is not None else ""
         return (f"訓練跑了 {metrics['epochs_run']} 個 epoch，因為{STOP_WORDS_ZH[metrics['stopped_by']]}而停止；"
-                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}。在 {metrics['device']} 上花了 "
-                f"{metrics['train_seconds']:.0f} 秒（每個 epoch {metrics['seconds_per_epoch']:.1f} 秒，每秒 "
-                f"{metrics['train_images_per_second']:.0f} 張圖）。")
+                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}。{weight_average(average, 'zh')}"
+                f"在 {metrics['device']} 上花了 {metrics['train_seconds']:.0f} 秒（每個 epoch "
+                f"{metrics['seconds_per_epoch']:.1f} 秒，每秒 {metrics['train_images_per_second']:.0f} 張圖）。")
     best_text = f" with validation accuracy {best:.1%}" if best is not None else ""
     return (f"Training ran {metrics['epochs_run']} epochs and stopped because {STOP_WORDS[metrics['stopped_by']]}; "
-            f"the best epoch was {metrics['best_epoch']}{best_text}. It took {metrics['train_seconds']:.0f} s on the "
-            f"{metrics['device']} ({metrics['seconds_per_epoch']:.1f} s per epoch, "
-            f"{metrics['train_images_per_second']:.0f} images/s).")
+            f"the best epoch was {metrics['best_epoch']}{best_text}. {weight_average(average, 'en')}"
+            f"It took {metrics['train_seconds']:.0f} s on the {metrics['device']} "
+            f"({metrics['seconds_per_epoch']:.1f} s per epoch, {metrics['train_images_per_second']:.0f} images/s).")
+
+
+def weight_average(average, lang="en"):
+    """A sentence on a run's weight average (``metrics["weight_average"]``); "" when it kept none."""
+    if not average:
+        return ""
+    epochs = average["epochs"]
+    span = f"{epochs[0]}–{epochs[-1]}" if len(epochs) > 1 else f"{epochs[0]}"
+    if _language(lang) == "zh":
+        kept = "取代了最好的 epoch" if average["used"] else "不如最好的 epoch，沒有採用"
+        return (f"第 {span} 個 epoch 的權重平均（SWA，重算 batch norm 統計）validation 準確率 "
+                f"{average['val_accuracy']:.1%}，{kept}。")
+    kept = "replaced the best epoch" if average["used"] else "scored below the best epoch and was not kept"
+    return (f"The average of the weights of epochs {span} (SWA, batch norm recomputed) reached "
+            f"{average['val_accuracy']:.1%} on validation and {kept}. ")
 
 
 def test_accuracy(splits, analysed, lang="en"):

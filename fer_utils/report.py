@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from fer_utils import config, errors, narrative, paths, provenance, quiet
@@ -156,6 +157,7 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
         own = {name: value for name, value in parameters.items() if name in notebook_parameters(chapter)}
         print(f"[{index}/{len(chapters)}] {chapter.name} {own or ''}", file=sys.stderr, flush=True)
         output = out_dir / chapter.name
+        started = time.monotonic()
         try:
             papermill.execute_notebook(str(chapter), str(output), parameters=own, kernel_name=kernel,
                                        cwd=str(chapter.parent), progress_bar=progress, **quiet.kernel_options())
@@ -164,8 +166,20 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
                 f"{chapter.name}, cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}"
                 f" — executed copy with the traceback: {output}"
             ) from None
+        print(f"[{index}/{len(chapters)}] {chapter.name} done in {duration(time.monotonic() - started)}",
+              file=sys.stderr, flush=True)
         executed.append(output)
     return executed
+
+
+def duration(seconds):
+    """Seconds as "42 s", "3 min 05 s" or "1 h 02 min"."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 #: Printable width of the A4 page in CSS pixels (210 mm minus the 14 mm side margins, 96 px per inch).

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from fer_utils import NUM_CLASSES, augment, callbacks, data, errors, evaluate, models, paths, provenance, runs, synth
+from fer_utils import NUM_CLASSES, augment, averaging, callbacks, data, errors, evaluate, models, paths, provenance, runs, synth
 from fer_utils import config as config_module
 
 #: Bump whenever a change to training (pipeline, schedule, callbacks, evaluation) changes what a run
 #: learns or reports: every run made before then stops being reused and ``fer-workbook runs --prune`` drops it.
-TRAINING_CODE_VERSION = 3
+TRAINING_CODE_VERSION = 4
 #: The training split's accuracy (for the train-test gap) is measured on a seeded sample of this many faces,
 #: with the same test-time augmentation as the held-out splits.
 TRAIN_EVAL_ROWS = 5000
@@ -309,7 +309,7 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
     total_steps = config.epochs * steps
     schedule = callbacks.WarmupCosine(config.learning_rate, total_steps, min(int(config.warmup_epochs * steps),
                                       total_steps - 1), steps, budget if config.time_budget else None)
-    run_state = callbacks.RunState(directory, config.patience, state, budget)
+    run_state = callbacks.RunState(directory, config.patience, state, budget, schedule, config.average_tail)
     stopped_by = state.get("stopped_by")
     if not stopped_by:
         try:
@@ -324,11 +324,15 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
         stopped_by = ("time_budget" if budget.triggered else "early_stopping" if run_state.early_stopped
                       else "epochs")
         callbacks.mark_stopped(directory, stopped_by)
-    return _finish(config, parts, directory, stopped_by, gpu)
+    return _finish(config, parts, directory, stopped_by, gpu, progress)
 
 
-def _finish(config, parts, directory, stopped_by, gpu):
-    """Write the best model, the history and the metrics of a trained run (metrics.json last), drop the backup."""
+def _finish(config, parts, directory, stopped_by, gpu, progress=True):
+    """Write the final model, the history and the metrics of a trained run (metrics.json last), drop the backup.
+
+    The final model is the best epoch's, or the weight average of the schedule's tail when the run kept one
+    and it validates (with the run's TTA) at least as well.
+    """
     state = callbacks.read_state(directory)
     backup = directory / callbacks.BACKUP_DIR
     history = pd.DataFrame(state["history"])
@@ -336,9 +340,12 @@ def _finish(config, parts, directory, stopped_by, gpu):
         history.to_csv(handle, index=False)
     with paths.atomic_write(directory / "history.json", "w") as handle:
         handle.write(history.to_json(orient="records", indent=1))
-    with paths.atomic_write(directory / "model.keras", "wb") as handle:
-        handle.write((backup / state["best_model"]).read_bytes())
-    best = keras.models.load_model(directory / "model.keras", compile=False)
+    best = keras.models.load_model(backup / state["best_model"], compile=False)
+    average = None
+    if state.get("average"):
+        best, average = _choose_average(best, parts, averaging.load(backup / state["average"]), config, progress)
+        average["epochs"] = [epoch + 1 for epoch in state["averaged_epochs"]]
+    callbacks.save_atomically(best.save, directory / "model.keras")
     epochs_run, seconds = len(history), max(state["elapsed"], 1e-9)
     metrics = {
         "splits": evaluate_parts(best, parts, config.tta, seed=config.split_seed),
@@ -350,10 +357,28 @@ def _finish(config, parts, directory, stopped_by, gpu):
         "seconds_per_epoch": seconds / max(epochs_run, 1),
         "train_images_per_second": epochs_run * len(parts["train"]) / seconds,
         "device": "GPU" if gpu else "CPU",
+        **({"weight_average": average} if average else {}),
     }
     runs.write_json(directory / "metrics.json", metrics)  # last: its presence marks the run finished
     shutil.rmtree(backup, ignore_errors=True)
     return runs.Run(directory)
+
+
+def _choose_average(best, parts, mean, config, progress):
+    """(the final model, what the weight average gave): the average with batch norm recomputed on the
+    training faces replaces ``best`` when its validation accuracy (with the run's TTA) is at least best's."""
+    tta = config.tta
+    keras.utils.set_random_seed(config.seed)  # the clone's dropout seeds: a resumed run recomputes the same
+    averaged = keras.models.clone_model(best)
+    averaged.set_weights([np.asarray(array, dtype=np.float32) for array in mean])
+    averaging.recompute_batch_norm(averaged, parts["train"].x, progress=progress)
+    scores = {name: evaluate.evaluate_splits(model, {"val": parts["val"]}, tta=tta)["val"]["accuracy"]
+              for name, model in (("best_epoch", best), ("average", averaged))}
+    used = scores["average"] >= scores["best_epoch"]
+    print(f"weight average: validation {scores['average']:.4f} vs best epoch {scores['best_epoch']:.4f} "
+          f"({tta}); keeping the {'average' if used else 'best epoch'}", file=sys.stderr)
+    return (averaged if used else best), {"val_accuracy": scores["average"],
+                                           "best_epoch_val_accuracy": scores["best_epoch"], "used": used}
 
 
 def train_ensemble(config, dataset, *, runs_dir=None, force=False, progress=True, strategy=None, callbacks=()):

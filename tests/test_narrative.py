@@ -18,8 +18,10 @@ def test_training_recipe_names_the_profile_settings():
     assert "Profile `cpu`" in text and "batch 128" in text and "60-minute budget" in text
     assert "random erasing of 25% of the faces" in text and "ten crops" in text
     assert "rotations up to 14.4°" in text and "shifts up to 10%" in text
+    assert "cosine decay, the weights of the epochs in its last 25% averaged (SWA);" in text
     quick = narrative.training_recipe(config.resolve("quick"))
     assert "mirrored face" in quick and "8,000 training faces" in quick and "rotations" not in quick
+    assert "SWA" not in quick
 
 
 def test_profiles_table_has_a_row_per_profile():
@@ -36,6 +38,15 @@ def test_training_sentence_reads_the_metrics():
     text = narrative.training(metrics)
     assert text == ("Training ran 7 epochs and stopped because its time budget ran out; the best epoch was 6 with "
                     "validation accuracy 65.4%. It took 90 s on the CPU (12.9 s per epoch, 620 images/s).")
+    averaged = {**metrics, "weight_average": {"epochs": [5, 6, 7], "val_accuracy": 0.6601,
+                                              "best_epoch_val_accuracy": 0.6512, "used": True}}
+    assert narrative.training(averaged) == (
+        "Training ran 7 epochs and stopped because its time budget ran out; the best epoch was 6 with validation "
+        "accuracy 65.1%. The average of the weights of epochs 5–7 (SWA, batch norm recomputed) reached 66.0% on "
+        "validation and replaced the best epoch. It took 90 s on the CPU (12.9 s per epoch, 620 images/s).")
+    assert "第 5–7 個 epoch 的權重平均" in narrative.training(averaged, lang="zh")
+    kept_best = {**averaged, "weight_average": {**averaged["weight_average"], "used": False}}
+    assert "scored below the best epoch and was not kept" in narrative.training(kept_best)
 
 
 def test_test_accuracy_averages_public_and_private_and_names_the_analysed_split():

@@ -54,6 +54,11 @@ def test_coerce_parameters_uses_the_notebooks_types(tmp_path):
         report.coerce_parameters({"epochs": "3"}, chapters)
 
 
+@pytest.mark.parametrize("seconds, text", [(41.6, "42 s"), (185, "3 min 05 s"), (3725, "1 h 02 min")])
+def test_durations_read_as_a_person_would_write_them(seconds, text):
+    assert report.duration(seconds) == text
+
+
 def test_run_refuses_to_overwrite_the_committed_notebooks(tmp_path):
     _chapter(tmp_path / "01-a.ipynb", 1)
     with pytest.raises(report.WorkbookError, match="must not overwrite"):
@@ -98,12 +103,14 @@ def test_a_failed_cell_stops_the_render(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_and_render_the_whole_workbook(tmp_path):
+def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     """The quick-profile pipeline end to end: five executed notebooks, one HTML and one searchable PDF."""
     from pypdf import PdfReader
 
     executed = report.run({}, out_dir=tmp_path / "executed", progress=False)
     assert [path.name[:2] for path in executed] == ["01", "02", "03", "04", "05"]
+    printed = capsys.readouterr().err
+    assert all(f"[{index}/5] {path.name} done in " in printed for index, path in enumerate(executed, start=1))
     html_path, pdf_path = report.render(tmp_path / "executed", tmp_path, name="Test Student", student_id="B01",
                                         department="CSIE")
     html = html_path.read_text(encoding="utf-8")
