@@ -44,7 +44,7 @@ notebooks: $(STAMP) $(SYNTHETIC)
 
 ## test: every test (set-up first if needed): unit tests, the run + render pipeline, nbval on the notebooks
 test: $(STAMP) pdf-tools
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	$(BIN)/python -m pytest tests notebooks --durations=15 --nbval-lax --nbval-current-env \
 	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 900
 
 ## bench: parse/cache/synthesis/training-throughput ratios measured in one run

@@ -30,6 +30,9 @@ TRAINING_CODE_VERSION = 4
 #: The training split's accuracy (for the train-test gap) is measured on a seeded sample of this many faces,
 #: with the same test-time augmentation as the held-out splits.
 TRAIN_EVAL_ROWS = 5000
+#: The weight average's batch-norm statistics are recomputed on a seeded sample of this many training faces
+#: (means over millions of activations: a larger sample changes them in the third digit and costs seconds).
+BATCH_NORM_ROWS = 8192
 
 
 def configure_devices(logical_cpus=0):
@@ -208,19 +211,23 @@ def split_rows(config, dataset):
     return train_part.ids.astype(np.int64), val_part.ids.astype(np.int64)
 
 
-def evaluate_parts(model, parts, tta, seed=0):
+def evaluate_parts(model, parts, tta, seed=0, known=None):
     """Metrics per part, every part with the same test-time augmentation ``tta``.
 
     The training part is measured on a seeded sample of ``TRAIN_EVAL_ROWS`` faces (it is there for the
     train-test gap; ten-crop over all of it would cost minutes).
 
+    Args:
+        known: {part name: metrics} already measured for this model and ``tta`` (not measured again).
     Returns:
-        {part name: ``evaluate.classification_metrics``}.
+        {part name: ``evaluate.classification_metrics``}, in the order of ``parts``.
     """
-    sampled = dict(parts)
-    if "train" in parts and len(parts["train"]) > TRAIN_EVAL_ROWS:
-        sampled["train"] = data.subsample(parts["train"], TRAIN_EVAL_ROWS, seed=seed)
-    return evaluate.evaluate_splits(model, sampled, tta=tta)
+    known = dict(known or {})
+    sampled = {name: part for name, part in parts.items() if name not in known}
+    if "train" in sampled and len(sampled["train"]) > TRAIN_EVAL_ROWS:
+        sampled["train"] = data.subsample(sampled["train"], TRAIN_EVAL_ROWS, seed=seed)
+    measured = {**evaluate.evaluate_splits(model, sampled, tta=tta), **known}
+    return {name: measured[name] for name in parts if name in measured}
 
 
 def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, progress=True, strategy=None,
@@ -341,14 +348,15 @@ def _finish(config, parts, directory, stopped_by, gpu, progress=True):
     with paths.atomic_write(directory / "history.json", "w") as handle:
         handle.write(history.to_json(orient="records", indent=1))
     best = keras.models.load_model(backup / state["best_model"], compile=False)
-    average = None
+    average, known = None, {}
     if state.get("average"):
-        best, average = _choose_average(best, parts, averaging.load(backup / state["average"]), config, progress)
+        best, average, known = _choose_average(best, parts, averaging.load(backup / state["average"]), config,
+                                               progress)
         average["epochs"] = [epoch + 1 for epoch in state["averaged_epochs"]]
     callbacks.save_atomically(best.save, directory / "model.keras")
     epochs_run, seconds = len(history), max(state["elapsed"], 1e-9)
     metrics = {
-        "splits": evaluate_parts(best, parts, config.tta, seed=config.split_seed),
+        "splits": evaluate_parts(best, parts, config.tta, seed=config.split_seed, known=known),
         "tta": config.tta,
         "epochs_run": epochs_run,
         "best_epoch": state["best_epoch"] + 1,
@@ -365,20 +373,25 @@ def _finish(config, parts, directory, stopped_by, gpu, progress=True):
 
 
 def _choose_average(best, parts, mean, config, progress):
-    """(the final model, what the weight average gave): the average with batch norm recomputed on the
-    training faces replaces ``best`` when its validation accuracy (with the run's TTA) is at least best's."""
-    tta = config.tta
+    """(the final model, what the weight average gave, {"val": the final model's validation metrics}).
+
+    The average, its batch norm recomputed on ``BATCH_NORM_ROWS`` training faces, replaces ``best`` when its
+    validation accuracy (with the run's TTA) is at least best's.
+    """
     keras.utils.set_random_seed(config.seed)  # the clone's dropout seeds: a resumed run recomputes the same
     averaged = keras.models.clone_model(best)
     averaged.set_weights([np.asarray(array, dtype=np.float32) for array in mean])
-    averaging.recompute_batch_norm(averaged, parts["train"].x, progress=progress)
-    scores = {name: evaluate.evaluate_splits(model, {"val": parts["val"]}, tta=tta)["val"]["accuracy"]
+    sample = data.subsample(parts["train"], BATCH_NORM_ROWS, seed=config.split_seed)
+    averaging.recompute_batch_norm(averaged, sample.x, progress=progress)
+    scores = {name: evaluate.evaluate_splits(model, {"val": parts["val"]}, tta=config.tta)["val"]
               for name, model in (("best_epoch", best), ("average", averaged))}
-    used = scores["average"] >= scores["best_epoch"]
-    print(f"weight average: validation {scores['average']:.4f} vs best epoch {scores['best_epoch']:.4f} "
-          f"({tta}); keeping the {'average' if used else 'best epoch'}", file=sys.stderr)
-    return (averaged if used else best), {"val_accuracy": scores["average"],
-                                           "best_epoch_val_accuracy": scores["best_epoch"], "used": used}
+    used = scores["average"]["accuracy"] >= scores["best_epoch"]["accuracy"]
+    print(f"weight average: validation {scores['average']['accuracy']:.4f} vs best epoch "
+          f"{scores['best_epoch']['accuracy']:.4f} ({config.tta}); keeping the {'average' if used else 'best epoch'}",
+          file=sys.stderr)
+    average = {"val_accuracy": scores["average"]["accuracy"],
+               "best_epoch_val_accuracy": scores["best_epoch"]["accuracy"], "used": used}
+    return (averaged if used else best), average, {"val": scores["average" if used else "best_epoch"]}
 
 
 def train_ensemble(config, dataset, *, runs_dir=None, force=False, progress=True, strategy=None, callbacks=()):
