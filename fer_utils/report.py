@@ -137,7 +137,8 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
         parameters: {name: value} injected into every notebook that declares the name.
         notebooks_dir: where the chapters are (default ``notebooks/``).
         out_dir: where executed copies go (default ``report/executed``), never over the chapters.
-        progress: papermill's progress bar over cells.
+        progress: show the notebooks' own progress bars and messages (their kernel's stderr, streamed
+            here as it comes: an hour of training shows its epochs, not a frozen bar over cells).
     Returns:
         The executed notebook paths, in order.
     Raises:
@@ -160,7 +161,8 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
         started = time.monotonic()
         try:
             papermill.execute_notebook(str(chapter), str(output), parameters=own, kernel_name=kernel,
-                                       cwd=str(chapter.parent), progress_bar=progress, **quiet.kernel_options())
+                                       cwd=str(chapter.parent), progress_bar=False,
+                                       **({"stderr_file": sys.stderr} if progress else {}), **quiet.kernel_options())
         except papermill.PapermillExecutionError as error:
             raise WorkbookError(
                 f"{chapter.name}, cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}"

@@ -129,12 +129,17 @@ def test_papermill_kernels_start_without_transport_or_tensorflow_lines(tmp_path,
         "from fer_utils import evaluate, models\n"
         "import numpy as np\nimport tensorflow as tf\n"
         "tf.config.experimental.enable_op_determinism()  # as training leaves it\n"
-        "print(evaluate.predict_probabilities(models.build('vgg_small'), np.zeros((rows, 48, 48, 1), np.uint8)).shape)")]
+        "print(evaluate.predict_probabilities(models.build('vgg_small'), np.zeros((rows, 48, 48, 1), np.uint8)).shape)"),
+        nbformat.v4.new_code_cell("import sys\nprint('training: 3/3 epochs', file=sys.stderr)")]
     nbformat.write(notebook, str(chapters / "01-quiet.ipynb"))
     capfd.readouterr()
-    executed = report.run({"rows": 3}, notebooks_dir=chapters, out_dir=tmp_path / "executed", progress=False)
+    executed = report.run({"rows": 3}, notebooks_dir=chapters, out_dir=tmp_path / "executed", progress=True)
     err = capfd.readouterr().err  # the kernel writes to this process's descriptor 2
     assert startup_lines(err) == [], err[-2000:]
+    assert "training: 3/3 epochs" in err  # the notebook's own progress reaches the terminal
+    assert "Executing" not in err  # and papermill's bar over cells does not cover it
     outputs = [output for cell in nbformat.read(str(executed[0]), as_version=4).cells if cell.cell_type == "code"
                for output in cell.outputs]
-    assert [output.get("text") for output in outputs] == ["(3, 7)\n"]  # no stderr stream in the notebook either
+    # no stderr stream from TensorFlow in the notebook either: only the chapter's own line
+    assert [(output.get("name"), output.get("text")) for output in outputs] == [
+        ("stdout", "(3, 7)\n"), ("stderr", "training: 3/3 epochs\n")]
