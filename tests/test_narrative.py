@@ -18,7 +18,9 @@ def test_training_recipe_names_the_profile_settings():
     assert "Profile `cpu`" in text and "batch 128" in text and "60-minute budget" in text
     assert "random erasing of 25% of the faces" in text and "ten crops" in text
     assert "rotations up to 14.4°" in text and "shifts up to 10%" in text
-    assert "cosine decay, the weights of the epochs in its last 25% averaged (SWA);" in text
+    assert "SWA" not in text
+    averaged = narrative.training_recipe(config.resolve("cpu", average_tail=0.25))
+    assert "cosine decay, the weights of the epochs in its last 25% averaged (SWA);" in averaged
     quick = narrative.training_recipe(config.resolve("quick"))
     assert "mirrored face" in quick and "8,000 training faces" in quick and "rotations" not in quick
     assert "SWA" not in quick
