@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fer_utils import CLASS_NAMES, NUM_CLASSES, augment, data, errors
+from fer_utils import CLASS_NAMES, NUM_CLASSES, data, errors
 
 
 def predict_probabilities(model, x, batch_size=256, tta="none"):
@@ -12,13 +12,15 @@ def predict_probabilities(model, x, batch_size=256, tta="none"):
         model: a Keras model ending in softmax probabilities (an ensemble model averages its members).
         x: (N, 48, 48, 1) uint8 images.
         batch_size: inference batch size.
-        tta: test-time augmentation, one of ``fer_utils.augment.TTA_MODES``: "none", "flip" (the face
+        tta: test-time augmentation, one of ``fer_utils.config.TTA_MODES``: "none", "flip" (the face
             and its mirror image) or "ten_crop" (five shifted windows and their mirrors).
     Returns:
         (N, 7) float32 probabilities.
     Raises:
         ValueError: unknown ``tta``.
     """
+    from fer_utils import augment  # Keras: imported on first prediction, so `render` and --help start at once
+
     x = np.asarray(x, dtype=np.float32)  # (N, 48, 48, 1)
     views = augment.views(x, tta)
     probabilities = sum(_predict(model, view, batch_size) for view in views) / len(views)

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from fer_utils import config as config_module
-from fer_utils import data, evaluate, provenance, runs, train
+from fer_utils import data, evaluate, provenance, runs
 
 
 @dataclasses.dataclass
@@ -69,6 +69,8 @@ def workbook_run(profile=config_module.DEFAULT_PROFILE, data_path="", model="", 
     Raises:
         fer_utils.errors.InputError: bad data, profile, model or split.
     """
+    from fer_utils import train  # TensorFlow: imported when a chapter trains, not when `render` reads glue
+
     config = config_module.resolve(profile, seed=seed, split_seed=seed, **({"model": model} if model else {}))
     if dnn:  # the profile may give the DNN a budget of its own (it stops improving sooner than the CNN)
         config = dataclasses.replace(config, model="dnn", match=config.model,

@@ -209,3 +209,11 @@ def test_runs_lists_the_runs_and_prunes_stale_ones(tmp_path, capsys):
     assert "1 stale run(s) deleted" in capsys.readouterr().out and not stale.exists()
     assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0
     assert "no runs in" in capsys.readouterr().out
+
+
+def test_help_and_render_start_without_importing_tensorflow():
+    """`--help`, `render` and the report's glue reading need no TensorFlow (its import alone takes seconds)."""
+    code = ("import sys; from fer_utils import cli, report, workbook; cli.build_parser(); "
+            "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))")
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == "[]"
