@@ -42,9 +42,12 @@ pdf-tools:
 notebooks: $(STAMP) $(SYNTHETIC)
 	$(BIN)/python -c "from fer_utils import report; report.record()"
 
-## test: every test (set-up first if needed): unit tests, the run + render pipeline, nbval on the notebooks
+## test: every test (set-up first if needed): unit tests, the run + render pipeline, nbval on the notebooks.
+## TEST_WORKERS parallel pytest-xdist workers (0: one process); each notebook's cells stay on one worker.
+TEST_WORKERS ?= 2
 test: $(STAMP) pdf-tools
-	$(BIN)/python -m pytest tests notebooks --durations=15 --nbval-lax --nbval-current-env \
+	$(BIN)/python -m pytest tests notebooks -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
+	  --durations=15 --nbval-lax --nbval-current-env \
 	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 900
 
 ## bench: parse/cache/synthesis/training-throughput ratios measured in one run

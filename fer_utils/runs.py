@@ -42,14 +42,15 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def lock(directory):
+def lock(directory, doing="trained"):
     """Hold an OS file lock on a run directory (made if missing) while training it.
 
     A second process asking for the same run waits, after saying which process trains it; the lock of a
     process that died is released by the kernel, so it is taken over at once.
 
     Args:
-        directory: the run directory.
+        directory: the run directory (or any folder whose contents one process at a time may write).
+        doing: the verb of the waiting message, "<folder> is being <doing> by process N".
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def lock(directory):
             except BlockingIOError:
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
-                print(f"{directory.name} is being trained by process {holder}; waiting for it to finish",
+                print(f"{directory.name} is being {doing} by process {holder}; waiting for it to finish",
                       file=sys.stderr, flush=True)
                 fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)

@@ -108,8 +108,8 @@ def make_dataset(dataset, batch_size, *, training=False, config=None, skip_epoch
     if training:
         pipeline = pipeline.repeat()
         if config.augment:
-            augment = augmenter(config)
-            pipeline = pipeline.map(lambda x, y: (augment(x, training=True), y))
+            augmenting = augmenter(config)
+            pipeline = pipeline.map(lambda x, y: (augmenting(x, training=True), y))
         pipeline = pipeline.skip(skip_epochs * steps_per_epoch(len(images), batch_size))
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
@@ -129,12 +129,19 @@ def load_data(data_path=None, progress=True):
         A ``fer_utils.data.Dataset``.
     """
     if not data_path:
-        if not (paths.SYNTHETIC_CSV.exists() and provenance.is_synthetic(provenance.data_origin(paths.SYNTHETIC_CSV))):
-            # missing, or written by a version without the origin sidecar: (re)generate it
-            print(f"writing the embedded synthetic face set to {paths.SYNTHETIC_CSV}", file=sys.stderr)
-            synth.write_csv(paths.SYNTHETIC_CSV, progress=progress)
+        if not _synthetic_written():
+            # one writer at a time (parallel notebooks or tests); whoever waited finds it written
+            with runs.lock(paths.SYNTHETIC_CSV.parent, doing="written"):
+                if not _synthetic_written():
+                    print(f"writing the embedded synthetic face set to {paths.SYNTHETIC_CSV}", file=sys.stderr)
+                    synth.write_csv(paths.SYNTHETIC_CSV, progress=progress)
         data_path = paths.SYNTHETIC_CSV
     return data.load(data_path, progress=progress)
+
+
+def _synthetic_written():
+    """Whether the embedded synthetic set is in place (a file from before the origin sidecar does not count)."""
+    return paths.SYNTHETIC_CSV.exists() and provenance.is_synthetic(provenance.data_origin(paths.SYNTHETIC_CSV))
 
 
 def build_model(config):

@@ -14,3 +14,32 @@ def _isolated_paths(tmp_path, monkeypatch):
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+
+
+
+def pytest_collection_modifyitems(config, items):
+    """Queue the tests marked ``heavy`` (minutes each) first; the rest keep their collected order.
+
+    With `make test`'s parallel workers a heavy test taken late would keep the whole suite waiting for it.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # a stable sort
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s parallel schedule (pytest-xdist ``--dist loadscope --no-loadscope-reorder``).
+
+    A notebook's nbval cells share one kernel, so each notebook is one unit of work, run in order on one
+    worker; every other test is a unit of its own, handed out in the collected order (heavy tests first).
+    xdist's own ``loadgroup`` cannot express this here: it renames node ids, which pytest 9 ignores.
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::")[0]
+            return path if path.endswith(".ipynb") else nodeid
+
+    return NotebookScopes(config, log)

@@ -212,6 +212,7 @@ def _final(directory):
         (directory / "metrics.json").read_text())
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_killed_runs_resume_to_the_weights_and_history_of_an_uninterrupted_run(run_csv, tmp_path):
     from pathlib import Path

@@ -102,6 +102,7 @@ def test_a_failed_cell_stops_the_render(tmp_path):
         report.to_html(chapters)
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     """The quick-profile pipeline end to end: five executed notebooks, one HTML and one searchable PDF."""
@@ -250,6 +251,7 @@ def _course_train_csv(path, n=900, seed=5):
     return path
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_real_data_report_on_the_course_train_csv(tmp_path):
     """A render of a run on the course's train.csv form: validation stands in for the test splits and says so."""

@@ -352,3 +352,34 @@ def test_bad_input_makes_no_run_directory(tiny, tmp_path):
         with pytest.raises(errors.InputError):
             train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_embedded_set_is_written_once_when_two_processes_ask_for_it(tmp_path, monkeypatch, capsys):
+    """A second asker waits for the writer (parallel notebooks, `make test`'s workers) and reads its file."""
+    import threading
+    import time
+
+    from fer_utils import paths
+
+    target = tmp_path / "synthetic" / "fer2013.csv.gz"
+    monkeypatch.setattr(paths, "SYNTHETIC_CSV", target)
+    writes = []
+    write_csv = synth.write_csv
+    monkeypatch.setattr(synth, "write_csv", lambda path, progress: writes.append(path) or write_csv(path, n=70,
+                                                                                                   progress=False))
+    loaded, said = [], ""
+    with runs.lock(target.parent, doing="written"):  # another process is writing the set
+        asker = threading.Thread(target=lambda: loaded.append(train.load_data(None, progress=False)))
+        asker.start()
+        deadline = time.monotonic() + 60
+        while "waiting for it to finish" not in said:
+            assert time.monotonic() < deadline and asker.is_alive(), said
+            time.sleep(0.05)
+            said += capsys.readouterr().err
+        write_csv(target, n=70, progress=False)
+    asker.join(60)
+    assert f"synthetic is being written by process {__import__('os').getpid()}" in said
+    assert writes == [] and len(loaded[0].y) == 70  # it read the writer's file instead of writing its own
+    target.unlink()  # missing, nobody writing: the asker writes it
+    assert len(train.load_data(None, progress=False).y) == 70 and writes == [target]
+    assert "writing the embedded synthetic face set" in capsys.readouterr().err
