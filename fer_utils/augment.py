@@ -3,8 +3,9 @@
 Training: ``RandomAffine`` draws a flip, rotation, zoom and shift per image and resamples each face
 once (chained Keras RandomRotation/RandomTranslation/RandomZoom resample three times, blurring the
 1-2 px cues of small faces, and cost three passes); ``RandomErasing`` blanks a random rectangle
-(Zhong et al. 2017, https://arxiv.org/abs/1708.04896). Both work on raw 0-255 batches, are seeded
-and run inside tf.data.
+(Zhong et al. 2017, https://arxiv.org/abs/1708.04896); ``CutMix`` pastes a rectangle of another face of
+the batch and mixes the two labels by the pasted share (Yun et al. 2019). All work on raw 0-255 batches,
+are seeded and run inside tf.data.
 
 Test time: ``views`` returns the images a prediction averages over: the face itself, its mirror
 image, or ten crops (Krizhevsky et al. 2012): the centre and four corner windows of the face padded
@@ -142,6 +143,59 @@ class RandomErasing(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "area": self.area, "aspect": self.aspect,
                 "seed": self.seed}
+
+
+class CutMix(keras.layers.Layer):
+    """With probability ``rate`` per face, paste a rectangle of the next face in the batch over it and mix
+    the two labels by the share of pixels pasted (Yun et al. 2019, https://arxiv.org/abs/1905.04899).
+
+    Training batches are shuffled, so the next face is a random partner. The rectangle has the image's
+    aspect, an area share drawn uniformly in [0, 1) (the paper's Beta(1, 1)) and a uniform centre; clipped
+    at the border, it covers what the label's share says it covers.
+
+    Args:
+        rate: probability that a face gets a rectangle.
+        seed: seed of the layer's random stream.
+    Call:
+        ``layer((images, labels), training=True)`` with (B, H, W, C) images and (B, K) one-hot or soft
+        labels returns the mixed (images, labels).
+    """
+
+    def __init__(self, rate=0.5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate={rate}: must be in [0, 1]")
+        self.rate, self.seed = rate, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=True):
+        images, labels = inputs
+        if not training or self.rate == 0.0:
+            return images, labels
+        batch_size, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+
+        def uniform():
+            return keras.random.uniform((batch_size,), 0.0, 1.0, seed=self.seed_generator)
+
+        side = ops.sqrt(uniform())                                                 # area share = side ** 2
+        centre_y, centre_x = uniform() * height, uniform() * width
+        apply = ops.cast(uniform() < self.rate, images.dtype)
+        rows = ops.arange(height, dtype="float32")[None, :, None, None]            # (1, H, 1, 1)
+        cols = ops.arange(width, dtype="float32")[None, None, :, None]             # (1, 1, W, 1)
+
+        def per_image(values):
+            return ops.reshape(values, (-1, 1, 1, 1))
+
+        half_h, half_w = side * height / 2, side * width / 2
+        inside = ((rows >= per_image(centre_y - half_h)) & (rows < per_image(centre_y + half_h))
+                  & (cols >= per_image(centre_x - half_w)) & (cols < per_image(centre_x + half_w)))
+        mask = ops.cast(inside, images.dtype) * per_image(apply)                   # (B, H, W, 1)
+        mixed = images * (1.0 - mask) + ops.roll(images, -1, axis=0) * mask
+        share = ops.cast(ops.mean(mask, axis=(1, 2, 3)), labels.dtype)[:, None]   # (B, 1) pixels pasted
+        return mixed, labels * (1.0 - share) + ops.roll(labels, -1, axis=0) * share
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 def views(x, mode="flip", margin=3):

@@ -27,6 +27,8 @@ class Config:
     label_smoothing: float = 0.1    # cross-entropy label smoothing
     augment: bool = True            # random flip / rotation / shift / zoom on training batches
     erasing: float = 0.0            # probability of random erasing (a noise rectangle) per training face
+    cutmix: float = 0.0             # probability per training face of a pasted rectangle of another face, the
+                                    # labels mixed by its share (CutMix; with augment only; 0 = off)
     rotation: float = 0.05          # max rotation as a fraction of a full turn (0.05 = 18 degrees)
     shift: float = 0.1              # max shift as a fraction of the side
     zoom: float = 0.1               # max zoom in or out as a fraction
@@ -181,6 +183,8 @@ def resolve(profile=DEFAULT_PROFILE, **overrides):
         raise errors.InputError(f"ensemble={config.ensemble}: must be >= 1")
     if not 0.0 <= config.erasing <= 1.0:
         raise errors.InputError(f"erasing={config.erasing}: a probability, must be in [0, 1]")
+    if not 0.0 <= config.cutmix <= 1.0:
+        raise errors.InputError(f"cutmix={config.cutmix}: a probability, must be in [0, 1]")
     if config.time_budget < 0 or config.dnn_time_budget < 0 or config.max_train_rows < 0:
         raise errors.InputError("time_budget, dnn_time_budget and max_train_rows must be >= 0 (0 means no limit)")
     return config

@@ -131,6 +131,8 @@ def training_recipe(config, lang="en"):
             ("縮放", config.zoom, f"{config.zoom:.0%}")) if value]
         if config.augment and config.erasing:
             kinds.append(f"對 {config.erasing:.0%} 的臉做 random erasing")
+        if config.augment and config.cutmix:
+            kinds.append(f"對 {config.cutmix:.0%} 的臉做 CutMix（貼上同一 batch 另一張臉的一塊，標籤按面積混合）")
         augmentation = "資料增強：" + _series(kinds, "zh") if config.augment else "不做資料增強"
         budget = f"，並在 {config.time_budget:g} 分鐘的時間預算內讓 cosine schedule 走完" if config.time_budget else ""
         ensemble = f"；{config.ensemble} 個 seed 的 ensemble" if config.ensemble > 1 else ""
@@ -150,6 +152,9 @@ def training_recipe(config, lang="en"):
         ("zooms", config.zoom, f"{config.zoom:.0%}")) if value]
     if config.augment and config.erasing:
         kinds.append(f"random erasing of {config.erasing:.0%} of the faces")
+    if config.augment and config.cutmix:
+        kinds.append(f"CutMix on {config.cutmix:.0%} of the faces (a patch of another face of the batch, "
+                     "the labels mixed by its area)")
     augmentation = _series(kinds) if config.augment else "no augmentation"
     budget = (f", a {config.time_budget:g}-minute budget that the cosine schedule fits into" if config.time_budget
               else "")

@@ -82,7 +82,7 @@ def augmenter(config):
 
 
 def make_dataset(dataset, batch_size, *, training=False, config=None, skip_epochs=0):
-    """A tf.data pipeline of (images, one-hot labels): cache, shuffle, batch, augment, prefetch.
+    """A tf.data pipeline of (images, one-hot labels): cache, shuffle, batch, augment (CutMix), prefetch.
 
     The training pipeline is one endless stream of epochs (shuffled anew each epoch, then augmented)
     whose random streams run sequentially, so epoch e's order and augmentation depend on the seed and e
@@ -92,7 +92,8 @@ def make_dataset(dataset, batch_size, *, training=False, config=None, skip_epoch
     Args:
         dataset: a labeled ``fer_utils.data.Dataset``.
         batch_size: batch size.
-        training: shuffle each epoch, repeat, and augment when ``config.augment``.
+        training: shuffle each epoch, repeat, and augment when ``config.augment`` (then CutMix, whose labels
+            are mixtures, when ``config.cutmix``).
         config: the run's Config (seed and augmentation strengths); required when training.
         skip_epochs: epochs of the training stream to skip (a resumed run's finished epochs).
     Returns:
@@ -110,6 +111,9 @@ def make_dataset(dataset, batch_size, *, training=False, config=None, skip_epoch
         if config.augment:
             augmenting = augmenter(config)
             pipeline = pipeline.map(lambda x, y: (augmenting(x, training=True), y))
+            if config.cutmix:
+                mixing = augment.CutMix(config.cutmix, seed=config.seed + 2, name="cutmix")
+                pipeline = pipeline.map(lambda x, y: mixing((x, y), training=True))
         pipeline = pipeline.skip(skip_epochs * steps_per_epoch(len(images), batch_size))
     return pipeline.prefetch(tf.data.AUTOTUNE)
 

@@ -1,4 +1,4 @@
-"""Tests for fer_utils.augment: one-pass random affine, random erasing, test-time views."""
+"""Tests for fer_utils.augment: one-pass random affine, random erasing, CutMix, test-time views."""
 
 import keras
 import numpy as np
@@ -71,6 +71,28 @@ def test_erasing_blanks_one_rectangle_of_the_requested_size():
         assert 0.03 * 48 * 48 <= box <= 0.13 * 48 * 48              # one box of about the drawn area
     assert out.min() >= 0 and out.max() <= 255
     np.testing.assert_array_equal(augment.RandomErasing(seed=4)(x, training=False), x)
+
+
+def test_cutmix_pastes_the_next_face_and_mixes_the_labels_by_the_pasted_share():
+    n = 300
+    x = np.repeat(np.arange(1, n + 1, dtype=np.float32), 48 * 48).reshape(n, 48, 48, 1)  # face i is all i + 1
+    y = keras.utils.to_categorical(np.arange(n) % 7, 7).astype(np.float32)
+    images, labels = (array.numpy() for array in augment.CutMix(rate=0.5, seed=5)((x, y), training=True))
+    pasted = images[..., 0] == np.roll(x, -1, axis=0)[..., 0]                          # (N, 48, 48)
+    assert np.all(pasted | (images[..., 0] == x[..., 0])), "a pixel came from neither face"
+    share = pasted.mean(axis=(1, 2))
+    assert 0.35 < (share > 0).mean() < 0.65 and 0.2 < share[share > 0].mean() < 0.55  # uniform area in [0, 1)
+    np.testing.assert_allclose(labels, y * (1 - share[:, None]) + np.roll(y, -1, axis=0) * share[:, None], atol=1e-6)
+    for mask in pasted[share > 0]:                                                      # one rectangle each
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+    again = augment.CutMix(rate=0.5, seed=5)((x, y), training=True)
+    np.testing.assert_array_equal(again[0], images)
+    for kept in (augment.CutMix(rate=0.5, seed=5)((x, y), training=False), augment.CutMix(rate=0.0)((x, y))):
+        np.testing.assert_array_equal(kept[0], x)
+        np.testing.assert_array_equal(kept[1], y)
+    with pytest.raises(ValueError, match="rate"):
+        augment.CutMix(rate=1.5)
 
 
 def test_views_flip_and_ten_crop():

@@ -29,6 +29,8 @@ def test_overrides_apply_after_the_profile():
     ({"epochs": True}, "epochs must be int"),
     ({"epochs": 0}, "epochs=0"),
     ({"val_fraction": 1.5}, "val_fraction"),
+    ({"cutmix": 1.5}, r"cutmix=1.5: a probability"),
+    ({"cutmix": -0.1}, r"cutmix=-0.1: a probability"),
 ])
 def test_bad_overrides_fail_loudly(overrides, message):
     with pytest.raises(ValueError, match=message):

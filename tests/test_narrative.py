@@ -19,6 +19,10 @@ def test_training_recipe_names_the_profile_settings():
     assert "random erasing of 25% of the faces" in text and "ten crops" in text
     assert "rotations up to 14.4°" in text and "shifts up to 10%" in text
     assert "SWA" not in text
+    assert "CutMix" not in text and "CutMix" not in narrative.training_recipe(config.resolve("cpu"), "zh")
+    mixed = config.resolve("cpu", cutmix=0.5)
+    assert "random erasing of 25% of the faces and CutMix on 50% of the faces (a patch" in narrative.training_recipe(mixed)
+    assert "對 50% 的臉做 CutMix" in narrative.training_recipe(mixed, "zh")
     averaged = narrative.training_recipe(config.resolve("cpu", average_tail=0.25))
     assert "cosine decay, the weights of the epochs in its last 25% averaged (SWA);" in averaged
     quick = narrative.training_recipe(config.resolve("quick"))

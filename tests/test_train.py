@@ -40,6 +40,17 @@ def test_make_dataset_batches_one_hot_labels(tiny):
     assert float(images.numpy().max()) > 1.0  # raw pixels: the model rescales
 
 
+def test_cutmix_makes_soft_labels_in_the_training_stream_only(tiny):
+    part = data.splits(tiny, seed=0)["train"]
+    images, labels = next(iter(train.make_dataset(part, 64, training=True, config=tiny_config(cutmix=1.0))))
+    labels = labels.numpy()
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, atol=1e-6)
+    assert (labels.max(axis=1) < 1.0).mean() > 0.5  # most faces carry a second face's share
+    _, plain = next(iter(train.make_dataset(part, 64, training=True, config=tiny_config())))
+    _, evaluated = next(iter(train.make_dataset(part, 64, config=tiny_config(cutmix=1.0))))
+    assert set(np.unique(plain.numpy())) == {0.0, 1.0} and set(np.unique(evaluated.numpy())) == {0.0, 1.0}
+
+
 def test_augmenter_is_seeded_and_changes_images(tiny):
     images = tiny.x[:8].astype(np.float32)
     first = train.augmenter(tiny_config(seed=5))(images, training=True).numpy()
