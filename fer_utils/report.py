@@ -608,8 +608,8 @@ def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHO
 def record(notebooks_dir=None):
     """Re-record the committed notebooks' outputs from a run on their default parameters (quick profile).
 
-    Progress bars and warnings (stderr) and papermill's bookkeeping are dropped, so the committed
-    notebooks show the results a reader expects and nbval compares.
+    Progress bars and warnings (stderr) and papermill's bookkeeping are dropped, and paths are made
+    project-relative, so the committed notebooks show the results a reader expects and nbval compares.
 
     Returns:
         The notebook paths rewritten.
@@ -630,5 +630,16 @@ def record(notebooks_dir=None):
                     cell.outputs = [output for output in cell.outputs
                                     if not (output.output_type == "stream" and output.name == "stderr")]
             notebook.metadata.pop("papermill", None)
-            nbformat.write(notebook, str(chapter))
+            nbformat.write(_project_relative(notebook), str(chapter))
     return chapters
+
+
+def _project_relative(notebook):
+    """``notebook`` with the project's absolute path cut out of its text: recorded outputs name files by
+    project-relative paths (``data/synthetic/fer2013.csv.gz``), so no maintainer's folder is committed."""
+    import json
+
+    import nbformat
+
+    root = json.dumps(str(paths.PROJECT_ROOT) + os.sep)[1:-1]  # as it is written inside JSON strings
+    return nbformat.reads(nbformat.writes(notebook).replace(root, ""), as_version=4)
