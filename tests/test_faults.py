@@ -178,7 +178,7 @@ TRAIN_SCRIPT = textwrap.dedent('''
                 self.fire()
 
     settings = config.resolve("quick", max_train_rows=0, epochs=4, batch_size=32, patience=100, time_budget=0.0,
-                              tta="none", average_tail=0.5)
+                              tta="none", average_tail=0.5, cutmix=0.5)  # every random stream of training on
     dataset = data.load(csv, progress=False)
     run = train.train(settings, dataset=dataset, runs_dir=runs_dir, progress=False,
                       callbacks=[Kill(kill)] if kill else [])
