@@ -16,7 +16,6 @@ def _isolated_paths(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Queue the tests marked ``heavy`` (minutes each) first; the rest keep their collected order.
 
