@@ -49,16 +49,17 @@ def keras_batch_norm(model):
     return keras.models.clone_model(model, clone_function=clone)
 
 
-def train_throughput(model_name, images, batch_size=128, fused=True):
-    """Training images per second of a preset (or a built model) on random faces (after one warm-up step).
+def train_throughput(model_name, images, batch_size=128, fused=True, options=None):
+    """Training images per second of a preset on random faces (after one warm-up step).
 
-    ``fused=False`` measures the same model with Keras's own (unfused) batch normalisation.
+    ``fused=False`` measures the same model with Keras's own (unfused) batch normalisation; ``options`` are
+    keyword arguments of the preset's builder (``models.build``), e.g. other stage widths.
     """
     import keras
 
     from fer_utils import models
 
-    model = models.build(model_name) if isinstance(model_name, str) else model_name
+    model = models.build(model_name, **(options or {}))
     model = model if fused else keras_batch_norm(model)
     model.compile("adam", "sparse_categorical_crossentropy")
     x = np.random.default_rng(0).integers(0, 256, (images, 48, 48, 1)).astype(np.float32)

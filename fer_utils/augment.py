@@ -93,6 +93,26 @@ class RandomAffine(keras.layers.Layer):
                 "flip": self.flip, "seed": self.seed}
 
 
+def rectangles(top, bottom, left, right, height, width, dtype, apply):
+    """(B, H, W, 1) masks, 1 on the pixels of each image's rectangle [top, bottom) x [left, right), 0 elsewhere.
+
+    Args:
+        top, bottom, left, right: (B,) float edges in pixels (beyond the image they are clipped by the grid).
+        height, width: the image size.
+        dtype: the masks' dtype.
+        apply: (B,) 1 for images that get their rectangle, 0 for those whose mask stays empty.
+    """
+    rows = ops.arange(height, dtype="float32")[None, :, None, None]                # (1, H, 1, 1)
+    cols = ops.arange(width, dtype="float32")[None, None, :, None]                 # (1, 1, W, 1)
+
+    def per_image(values):
+        return ops.reshape(values, (-1, 1, 1, 1))
+
+    inside = ((rows >= per_image(top)) & (rows < per_image(bottom))
+              & (cols >= per_image(left)) & (cols < per_image(right)))             # (B, H, W, 1)
+    return ops.cast(inside, dtype) * per_image(apply)
+
+
 class RandomErasing(keras.layers.Layer):
     """With probability ``rate`` per image, fill a random rectangle with uniform noise in [0, 255].
 
@@ -128,15 +148,7 @@ class RandomErasing(keras.layers.Layer):
         top = uniform(0.0, 1.0) * (height - box_h)
         left = uniform(0.0, 1.0) * (width - box_w)
         apply = ops.cast(uniform(0.0, 1.0) < self.rate, images.dtype)
-        rows = ops.arange(height, dtype="float32")[None, :, None, None]            # (1, H, 1, 1)
-        cols = ops.arange(width, dtype="float32")[None, None, :, None]             # (1, 1, W, 1)
-
-        def per_image(values):
-            return ops.reshape(values, (-1, 1, 1, 1))
-
-        inside = ((rows >= per_image(top)) & (rows < per_image(top + box_h))
-                  & (cols >= per_image(left)) & (cols < per_image(left + box_w)))  # (B, H, W, 1)
-        mask = ops.cast(inside, images.dtype) * per_image(apply)
+        mask = rectangles(top, top + box_h, left, left + box_w, height, width, images.dtype, apply)
         noise = uniform(0.0, 255.0, size=shape)
         return images * (1.0 - mask) + ops.cast(noise, images.dtype) * mask
 
@@ -180,16 +192,9 @@ class CutMix(keras.layers.Layer):
         side = ops.sqrt(uniform())                                                 # area share = side ** 2
         centre_y, centre_x = uniform() * height, uniform() * width
         apply = ops.cast(uniform() < self.rate, images.dtype)
-        rows = ops.arange(height, dtype="float32")[None, :, None, None]            # (1, H, 1, 1)
-        cols = ops.arange(width, dtype="float32")[None, None, :, None]             # (1, 1, W, 1)
-
-        def per_image(values):
-            return ops.reshape(values, (-1, 1, 1, 1))
-
         half_h, half_w = side * height / 2, side * width / 2
-        inside = ((rows >= per_image(centre_y - half_h)) & (rows < per_image(centre_y + half_h))
-                  & (cols >= per_image(centre_x - half_w)) & (cols < per_image(centre_x + half_w)))
-        mask = ops.cast(inside, images.dtype) * per_image(apply)                   # (B, H, W, 1)
+        mask = rectangles(centre_y - half_h, centre_y + half_h, centre_x - half_w, centre_x + half_w, height, width,
+                          images.dtype, apply)                                     # (B, H, W, 1)
         mixed = images * (1.0 - mask) + ops.roll(images, -1, axis=0) * mask
         share = ops.cast(ops.mean(mask, axis=(1, 2, 3)), labels.dtype)[:, None]   # (B, 1) pixels pasted
         return mixed, labels * (1.0 - share) + ops.roll(labels, -1, axis=0) * share
