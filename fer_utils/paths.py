@@ -62,6 +62,7 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
         The open file object.
     Raises:
         IsADirectoryError: path is a folder (raised before anything is written).
+        OSError: the write failed (e.g. disk full); it names ``path`` when the system error named no file.
         ValueError: a mode other than "w" or "wb".
     """
     if mode not in ("w", "wb"):
@@ -84,6 +85,11 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.filename is None:  # a failed write() or fsync (disk full) names no file: name the one meant
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

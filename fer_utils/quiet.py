@@ -177,26 +177,31 @@ def uninstall():
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _TensorFlowImportFinder)]
 
 
-def kernel_options(socket_prefix=None):
-    """Keyword arguments for ``papermill.execute_notebook`` that start a kernel without a transport warning.
+def kernel_options(socket_prefix=None, environ=None):
+    """Keyword arguments for ``papermill.execute_notebook`` that start a quiet kernel.
 
     ipykernel warns at every start that TCP is unencrypted; the kernel and papermill talk over local IPC sockets
     instead (files ``<socket_prefix>-1`` ... ``-5``, removed when the kernel shuts down), as the warning
-    recommends: no open port either. Windows has no IPC transport: there the kernel keeps TCP and logs only
-    errors.
+    recommends: no open port either. Windows has no IPC transport: there the kernel keeps TCP. The kernel's own
+    log (its process's stderr, not the notebook's) shows only CRITICAL records: after Ctrl-C its last reply meets
+    a closed socket and it would print a 15-line traceback of that, though a cell's errors reach the notebook
+    anyway. ``FER_DEBUG=1`` keeps the kernel's whole log.
 
     Args:
         socket_prefix: path prefix of the sockets (default: ``fer-kernel-<pid>`` in the temporary folder; a
             Unix socket's path must stay under ~100 characters).
+        environ: the environment to read ``FER_DEBUG`` from (default ``os.environ``).
     Returns:
-        {"config": traitlets Config} or, on Windows, {"extra_arguments": [...]}.
+        {"extra_arguments": [...]} and, except on Windows, {"config": traitlets Config}.
     """
+    environ = os.environ if environ is None else environ
+    options = {"extra_arguments": [] if environ.get("FER_DEBUG") else ["--IPKernelApp.log_level=CRITICAL"]}
     if os.name == "nt":
-        return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
+        return options
     from traitlets.config import Config
 
     prefix = socket_prefix or os.path.join(tempfile.gettempdir(), f"fer-kernel-{os.getpid()}")
-    return {"config": Config({"KernelManager": {"transport": "ipc", "ip": prefix}})}
+    return {**options, "config": Config({"KernelManager": {"transport": "ipc", "ip": prefix}})}
 
 
 class _DropMessage(logging.Filter):

@@ -1,7 +1,10 @@
 """The workbook pipeline: execute the question notebooks with papermill, render one HTML + PDF report."""
 
+import contextlib
+import copy
 import dataclasses
 import html
+import json
 import os
 import re
 import shutil
@@ -11,11 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer_utils import config, errors, narrative, paths, provenance, quiet
+from fer_utils import atomic, config, errors, narrative, paths, provenance, quiet
 
 #: Chapters are named ``NN-slug.ipynb``; the number gives the order (as in the Python Data Science Handbook).
 NOTEBOOK_NAME = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
 KERNEL_NAME = "fer-workbook"
+#: What `run` writes beside the executed notebooks: their names, the parameters and each one's seconds.
+MANIFEST = "workbook.json"
 PLACEHOLDER = "(fill in)"
 SYNTHETIC_BANNER = "SYNTHETIC DATA — results on generated faces, not on FER2013 合成資料"
 
@@ -131,7 +136,11 @@ def kernel_name():
 
 
 def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
-    """Execute the chapter notebooks in order with papermill, writing executed copies to ``out_dir``.
+    """Execute the chapter notebooks in order with papermill; the executed copies replace ``out_dir`` as one set.
+
+    The copies are written into a staging folder beside ``out_dir`` (``fer_utils.atomic.Staging``) and swapped
+    into place only when every chapter has finished, with ``MANIFEST`` beside them: a failed, interrupted or
+    killed run leaves the previous complete set untouched, and a ``render`` in the meantime reads that set.
 
     Args:
         parameters: {name: value} injected into every notebook that declares the name.
@@ -142,7 +151,8 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
     Returns:
         The executed notebook paths, in order.
     Raises:
-        WorkbookError: a notebook failed; the message names it and the cell.
+        WorkbookError: a notebook failed; the message names it and the cell, and where its executed copy
+            with the traceback was kept (``<out_dir>-failed/``).
     """
     import papermill
 
@@ -150,28 +160,54 @@ def run(parameters=None, notebooks_dir=None, out_dir=None, progress=True):
     out_dir = Path(out_dir or paths.REPORT_DIR / "executed")
     if out_dir.resolve() == chapters[0].parent.resolve():
         raise WorkbookError(f"{out_dir}: executed copies must not overwrite the committed notebooks")
-    out_dir.mkdir(parents=True, exist_ok=True)
     parameters = dict(parameters or {})
     kernel = kernel_name()
-    executed = []
-    for index, chapter in enumerate(chapters, start=1):
-        own = {name: value for name, value in parameters.items() if name in notebook_parameters(chapter)}
-        print(f"[{index}/{len(chapters)}] {chapter.name} {own or ''}", file=sys.stderr, flush=True)
-        output = out_dir / chapter.name
-        started = time.monotonic()
-        try:
-            papermill.execute_notebook(str(chapter), str(output), parameters=own, kernel_name=kernel,
-                                       cwd=str(chapter.parent), progress_bar=False,
-                                       **({"stderr_file": sys.stderr} if progress else {}), **quiet.kernel_options())
-        except papermill.PapermillExecutionError as error:
-            raise WorkbookError(
-                f"{chapter.name}, cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}"
-                f" — executed copy with the traceback: {output}"
-            ) from None
-        print(f"[{index}/{len(chapters)}] {chapter.name} done in {duration(time.monotonic() - started)}",
-              file=sys.stderr, flush=True)
-        executed.append(output)
-    return executed
+    durations = {}
+    with atomic.Staging(out_dir.parent, out_dir.name) as stage:
+        staged = stage.path / out_dir.name
+        staged.mkdir()
+        for index, chapter in enumerate(chapters, start=1):
+            own = {name: value for name, value in parameters.items() if name in notebook_parameters(chapter)}
+            print(f"[{index}/{len(chapters)}] {chapter.name} {own or ''}", file=sys.stderr, flush=True)
+            output = staged / chapter.name
+            started = time.monotonic()
+            try:
+                papermill.execute_notebook(str(chapter), str(output), parameters=own, kernel_name=kernel,
+                                           cwd=str(chapter.parent), progress_bar=False,
+                                           **({"stderr_file": sys.stderr} if progress else {}),
+                                           **quiet.kernel_options())
+            except KeyboardInterrupt:  # the kernel runs in its own session: Ctrl-C reaches this process only
+                raise KeyboardInterrupt(
+                    f"interrupted in {chapter.name}; {_left_as_it_was(out_dir)}; run the same command again "
+                    "(finished training is reused, interrupted training resumes after its last epoch)") from None
+            except papermill.PapermillExecutionError as error:
+                kept = _keep_failed(output, out_dir)
+                raise WorkbookError(
+                    f"{chapter.name}, cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: "
+                    f"{error.evalue} — executed copy with the traceback: {kept}; {_left_as_it_was(out_dir)}") from None
+            durations[chapter.name] = time.monotonic() - started
+            print(f"[{index}/{len(chapters)}] {chapter.name} done in {duration(durations[chapter.name])}",
+                  file=sys.stderr, flush=True)
+        with paths.atomic_write(staged / MANIFEST, "w") as handle:
+            handle.write(json.dumps({"notebooks": [chapter.name for chapter in chapters], "parameters": parameters,
+                                     "seconds": durations}, indent=1, default=str))
+        stage.commit()
+    return [out_dir / chapter.name for chapter in chapters]
+
+
+def _left_as_it_was(out_dir):
+    """What a run that did not finish left in ``out_dir``, for its message."""
+    if (out_dir / MANIFEST).exists():
+        return f"{out_dir} still holds the previous complete run"
+    return f"nothing was written to {out_dir}"
+
+
+def _keep_failed(output, out_dir):
+    """Move a failed chapter's executed copy out of the staging folder to ``<out_dir>-failed/``; its new path."""
+    kept = out_dir.with_name(out_dir.name + "-failed") / output.name
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(output, kept)
+    return kept
 
 
 def duration(seconds):
@@ -305,40 +341,214 @@ def _references_html():
             f"<ol>{items}</ol></section>")
 
 
-def glued(executed):
-    """The values the executed notebooks recorded with ``workbook.glue``, merged in notebook order.
+@dataclasses.dataclass
+class Executed:
+    """One executed chapter, read once.
+
+    Attributes:
+        path: the executed notebook.
+        notebook: its ``nbformat`` node.
+        parameters: the ``parameters`` cell's defaults with the values papermill injected.
+        glued: every value it recorded with ``workbook.glue``, as (name, value) in output order.
+    """
+
+    path: Path
+    notebook: object
+    parameters: dict
+    glued: list
+
+    @property
+    def number(self):
+        """The chapter's number (``01-cnn.ipynb`` -> 1)."""
+        return int(self.path.name[:2])
+
+    @property
+    def title(self):
+        """The first line of its first cell without the ``#`` ("Q1 · A convolutional network")."""
+        first = self.notebook.cells[0].source.splitlines() if self.notebook.cells else []
+        return first[0].lstrip("# ").strip() if first else self.path.stem
+
+    def records(self, name):
+        """The values it glued under ``name``, in order."""
+        return [value for key, value in self.glued if key == name]
+
+
+def parameters_cell_defaults(notebook):
+    """{name: value} of the literal assignments in a notebook's ``parameters`` cell (read, never executed)."""
+    import ast
+
+    defaults = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        for statement in ast.parse(cell.source).body:
+            target = statement.target if isinstance(statement, ast.AnnAssign) else (
+                statement.targets[0] if isinstance(statement, ast.Assign) and len(statement.targets) == 1 else None)
+            if isinstance(target, ast.Name) and statement.value is not None:
+                with contextlib.suppress(ValueError, SyntaxError):
+                    defaults[target.id] = ast.literal_eval(statement.value)
+    return defaults
+
+
+def read_executed(executed):
+    """Read executed chapters once each.
 
     Args:
-        executed: executed notebook paths.
+        executed: executed notebook paths in order (``Executed`` items are kept as they are).
     Returns:
-        {name: value}; later notebooks override earlier ones for the same name.
+        A list of ``Executed``.
+    Raises:
+        WorkbookError: a file that is not a notebook (named).
     """
     import nbformat
 
     from fer_utils import workbook
 
-    values = {}
-    for path in executed:
-        for cell in nbformat.read(str(path), as_version=4).cells:
-            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-                values.update(output.get("data", {}).get(workbook.GLUE_MIME, {}))
-    return values
+    chapters = []
+    for item in executed:
+        if isinstance(item, Executed):
+            chapters.append(item)
+            continue
+        path = Path(item)
+        try:
+            notebook = nbformat.read(str(path), as_version=4)
+        except (OSError, ValueError) as error:  # nbformat's NotJSONError and validation errors are ValueErrors
+            raise WorkbookError(f"{path}: not a readable notebook ({type(error).__name__}: {str(error)[:200]})") from None
+        parameters = {**parameters_cell_defaults(notebook), **notebook.metadata.get("papermill", {}).get("parameters", {})}
+        values = [(name, value) for cell in notebook.cells if cell.cell_type == "code"
+                  for output in cell.get("outputs", [])
+                  for name, value in output.get("data", {}).get(workbook.GLUE_MIME, {}).items()]
+        chapters.append(Executed(path, notebook, parameters, values))
+    return chapters
+
+
+def glued(executed):
+    """The values the executed notebooks recorded with ``workbook.glue``, merged in notebook order.
+
+    Args:
+        executed: executed notebook paths or ``Executed`` items.
+    Returns:
+        {name: value}; later notebooks override earlier ones for the same name.
+    """
+    return {name: value for chapter in read_executed(executed) for name, value in chapter.glued}
+
+
+#: Parameters every chapter that declares them must share: they decide the data and the model analysed.
+SHARED_PARAMETERS = ("data_path", "profile", "model", "seed", "split")
+#: Fields of the run record (``workbook.record``) that every chapter's CNN must share.
+SHARED_RECORD = {"data_hash": "data sha256", "profile": "profile", "seed": "seed", "cnn": "CNN"}
+
+
+def check_together(executed, manifest=None):
+    """Refuse executed chapters that do not form one complete workbook run.
+
+    They belong together when: the chapters are those ``run`` listed in ``manifest`` (when given); every code
+    cell ran (has an execution count) and none recorded an error; the chapters agree on ``SHARED_PARAMETERS``;
+    and the runs they recorded (``workbook.record``) have the same data content hash, profile, seed and CNN,
+    and the same CNN run.
+
+    Args:
+        executed: ``Executed`` chapters in order.
+        manifest: ``run``'s manifest ({"notebooks": [...], ...}) or None.
+    Raises:
+        WorkbookError: the first problem, naming the notebook that differs and from what.
+    """
+    again = "; run `fer-workbook run` again to execute the whole workbook"
+    names = [chapter.path.name for chapter in executed]
+    if manifest is not None and names != manifest.get("notebooks"):
+        missing = sorted(set(manifest.get("notebooks", [])) - set(names))
+        extra = sorted(set(names) - set(manifest.get("notebooks", [])))
+        raise WorkbookError(f"{executed[0].path.parent}: not the notebooks `run` executed together (missing: "
+                            f"{', '.join(missing) or 'none'}; not from that run: {', '.join(extra) or 'none'}){again}")
+    for chapter in executed:
+        for index, cell in enumerate(chapter.notebook.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            failed = next((output for output in cell.get("outputs", []) if output.get("output_type") == "error"), None)
+            if failed:
+                raise WorkbookError(f"{chapter.path.name}, cell {index}: {failed.get('ename')}: "
+                                    f"{failed.get('evalue')}{again}")
+            if cell.get("execution_count") is None:
+                raise WorkbookError(f"{chapter.path.name}, cell {index} was never executed (the run stopped "
+                                    f"before it){again}")
+    first = {}
+    for chapter in executed:
+        for name in SHARED_PARAMETERS:
+            if name not in chapter.parameters:
+                continue
+            other, value = first.setdefault(name, (chapter, chapter.parameters[name]))
+            if chapter.parameters[name] != value:
+                raise WorkbookError(f"{chapter.path.name} was executed with {name}={chapter.parameters[name]!r}, "
+                                    f"{other.path.name} with {name}={value!r}{again}")
+    reference = None
+    for chapter in executed:
+        for record in chapter.records("run"):
+            if reference is None:
+                reference = (chapter, record)
+                continue
+            other, expected = reference
+            for field, label in SHARED_RECORD.items():
+                if record.get(field) != expected.get(field):
+                    named = field == "data_hash"  # a hash alone does not tell the user which file
+                    raise WorkbookError(f"{chapter.path.name} analysed {label} {_short(record.get(field))}"
+                                        f"{_source(record) if named else ''}, {other.path.name} "
+                                        f"{_short(expected.get(field))}{_source(expected) if named else ''}{again}")
+            if record.get("model") == record.get("cnn") and record.get("run") != expected.get("run"):
+                raise WorkbookError(f"{chapter.path.name} analysed the CNN run {record.get('run')}, {other.path.name} "
+                                    f"{expected.get('run')}{again}")
+
+
+def _short(value):
+    """A record value for a message: hashes cut to 12 characters."""
+    text = str(value)
+    return text[:12] if re.fullmatch(r"[0-9a-f]{64}", text) else text
+
+
+def _source(record):
+    return f" ({record['data']})" if record.get("data") else ""
+
+
+def read_workbook(executed_dir):
+    """The executed chapters of ``executed_dir`` as one checked workbook, read under its lock.
+
+    Args:
+        executed_dir: a folder ``run`` wrote (with its ``MANIFEST``).
+    Returns:
+        A list of ``Executed``, in order.
+    Raises:
+        WorkbookError: no executed notebooks, a folder ``run`` did not write whole, or chapters that do not
+            belong together (``check_together``).
+    """
+    executed_dir = Path(executed_dir)
+    with atomic.reading(executed_dir.parent, executed_dir.name):
+        try:
+            found = notebooks(executed_dir)
+        except WorkbookError:
+            raise WorkbookError(f"{executed_dir}: no executed notebooks; run `fer-workbook run` first") from None
+        manifest_path = executed_dir / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise WorkbookError(f"{manifest_path}: missing or unreadable, so {executed_dir} is not a workbook that "
+                                "`fer-workbook run` finished; run it again") from None
+        executed = read_executed(found)
+    check_together(executed, manifest)
+    return executed
 
 
 def _run_metadata(executed):
-    """Data origin and profile of the executed workbook, from papermill's parameters.
+    """Data origin, profile, seed, titles and wall time of the executed workbook, from its first chapter.
 
-    Whether the data are synthetic is decided by the data file's origin (``provenance.data_origin``), not by
-    whether a path was given: ``--data data/synthetic/fer2013.csv.gz`` is synthetic too.
+    Whether the data are synthetic is decided by the data's origin (``provenance.data_origin``, as the run
+    recorded it), not by whether a path was given: ``--data data/synthetic/fer2013.csv.gz`` is synthetic too.
+
+    Args:
+        executed: ``Executed`` chapters in order.
     """
-    import nbformat
-
-    notebook = nbformat.read(str(executed[0]), as_version=4)
-    parameters = {**{name: default for name, (_, default, _) in notebook_parameters(executed[0]).items()},
-                  **notebook.metadata.get("papermill", {}).get("parameters", {})}
-    data_path = str(parameters.get("data_path", "")).strip().strip("'\"")
-    profile = str(parameters.get("profile", config.DEFAULT_PROFILE)).strip("'\"")
-    if data_path in ("", "None"):  # the embedded default, generated by fer_utils.synth (train.load_data)
+    parameters = executed[0].parameters
+    data_path = str(parameters.get("data_path") or "")
+    profile = str(parameters.get("profile") or config.DEFAULT_PROFILE)
+    if not data_path:  # the embedded default, generated by fer_utils.synth (train.load_data)
         source = paths.SYNTHETIC_CSV
         origin = provenance.data_origin(source) if source.exists() else {}
         if not provenance.is_synthetic(origin):
@@ -349,17 +559,11 @@ def _run_metadata(executed):
     values = glued(executed)
     origin = values.get("origin") or origin  # the run's own record, when the notebooks glued it
     synthetic = provenance.is_synthetic(origin)
-    durations = [nbformat.read(str(path), as_version=4).metadata.get("papermill", {}).get("duration")
-                 for path in executed]
+    durations = [chapter.notebook.metadata.get("papermill", {}).get("duration") for chapter in executed]
     cnn = values.get("cnn", {})
-    titles = []
-    for path in executed:  # each chapter's title, the first line of its first cell ("# Q1 · A convolutional network")
-        first = nbformat.read(str(path), as_version=4).cells[0].source.splitlines()
-        titles.append((int(path.name[:2]), first[0].lstrip("# ").strip() if first else path.stem))
-    return {"titles": titles,
-            "data": f"embedded synthetic face set (seed {origin['seed']})" if synthetic else str(source),
+    return {"titles": [(chapter.number, chapter.title) for chapter in executed],
             "profile": profile, "synthetic": synthetic, "origin": origin, "glued": values,
-            "seed": str(parameters.get("seed", 0)).strip("'\""),
+            "seed": str(parameters.get("seed", 0)),
             "wall_seconds": sum(durations) if durations and all(durations) else None,
             "validation_only": bool(cnn) and not ({"PublicTest", "PrivateTest", "Test"} & set(cnn.get("splits", {})))}
 
@@ -419,7 +623,7 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     """One HTML document: the first page, then each executed chapter as a section, code hidden, references.
 
     Args:
-        executed: executed notebook paths in order.
+        executed: executed notebook paths (or ``Executed`` chapters) in order.
         name, student_id, department, collaborators: the header's fields (collaborators also under each question).
     Returns:
         The HTML text (figures embedded as data URIs, no external resources).
@@ -427,16 +631,19 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     import nbformat
     from nbconvert import HTMLExporter
 
+    chapters = read_executed(executed)
     merged = None
     counters = {}
-    for path in executed:
+    for chapter in chapters:
         collaborators_line = nbformat.v4.new_markdown_cell(
             f'<p class="fer-collaborators"><b>Collaborators 合作者：</b>{html.escape(collaborators)}</p>')
-        notebook = nbformat.read(str(path), as_version=4)
-        number = int(path.name[:2])
-        chapter = _report_cells(notebook, counters)
-        cells = [nbformat.v4.new_markdown_cell(f'<div class="fer-question" id="q{number}"></div>'), *chapter[:1],
-                 collaborators_line, *chapter[1:]]
+        notebook = copy.deepcopy(chapter.notebook)
+        try:
+            shown = _report_cells(notebook, counters)
+        except WorkbookError as error:
+            raise WorkbookError(f"{chapter.path.name}: {error}") from None
+        cells = [nbformat.v4.new_markdown_cell(f'<div class="fer-question" id="q{chapter.number}"></div>'),
+                 *shown[:1], collaborators_line, *shown[1:]]
         if merged is None:
             merged = notebook  # keeps the first chapter's metadata (kernel, language) for the exporter
             merged.cells = []
@@ -446,7 +653,7 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     body, _ = exporter.from_notebook_node(merged)
     body = re.sub(r"<script[^>]*src=\"https?://[^\"]*\"[^>]*>\s*</script>", "", body)  # offline: no CDN scripts
     head = f"<style>{REPORT_CSS}</style>"
-    header = _header_html(_run_metadata(executed), name, student_id, department, collaborators)
+    header = _header_html(_run_metadata(chapters), name, student_id, department, collaborators)
     body = body.replace("</head>", f"{head}</head>", 1)
     body = re.sub(r"<title>[^<]*</title>", f"<title>{html.escape(REPORT_TITLE)}</title>", body, count=1)
     body = _scale_figures(body.replace("</body>", f"{_references_html()}</body>", 1))
@@ -467,11 +674,15 @@ def find_chromium():
     return None
 
 
-def html_to_pdf(html_path, pdf_path, timeout=180):
+def html_to_pdf(html_path, pdf_path, timeout=180, profile_dir=None):
     """Print an HTML file to PDF with headless Chromium (text stays text, CJK needs a CJK font installed).
 
     The PDF gets an outline (bookmarks) from the headings (Chromium's ``--generate-pdf-document-outline``).
 
+    Args:
+        html_path, pdf_path: the page and the PDF to write.
+        timeout: seconds before Chromium is given up.
+        profile_dir: Chromium's throw-away profile folder (deleted afterwards); default a temporary folder.
     Raises:
         WorkbookError: no Chromium found (says how to install one) or printing failed.
     """
@@ -479,12 +690,19 @@ def html_to_pdf(html_path, pdf_path, timeout=180):
     if browser is None:
         raise WorkbookError("no Chromium or Chrome found for the PDF: on Debian/Ubuntu `apt-get install chromium "
                             "fonts-noto-cjk`; on macOS install Google Chrome; or set FER_CHROMIUM to its path")
-    with tempfile.TemporaryDirectory(prefix="fer-chromium-") as profile:
+    with contextlib.ExitStack() as stack:
+        if profile_dir is None:
+            profile_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fer-chromium-"))
+        else:
+            stack.callback(shutil.rmtree, profile_dir, ignore_errors=True)
         command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   f"--user-data-dir={profile}", "--no-pdf-header-footer", "--generate-pdf-document-outline",
+                   f"--user-data-dir={profile_dir}", "--no-pdf-header-footer", "--generate-pdf-document-outline",
                    f"--print-to-pdf={Path(pdf_path).resolve()}", Path(html_path).resolve().as_uri()]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise WorkbookError(f"Chromium did not print {html_path} within {timeout} s") from None
     if result.returncode != 0 or not Path(pdf_path).exists():
         raise WorkbookError(f"Chromium could not print {html_path}: {result.stderr.strip()[-500:]}")
     return Path(pdf_path)
@@ -571,7 +789,13 @@ def layout_problems(html_path, width_px=PRINT_WIDTH_PX, timeout=120):
 
 def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACEHOLDER,
            pdf=True, collaborators=PLACEHOLDER):
-    """Render the executed chapters into ``report.html`` and ``report.pdf``.
+    """Render the executed chapters into ``report.html`` and ``report.pdf``, which replace the old pair together.
+
+    The executed folder is read under its lock and checked (``read_workbook``: a set ``run`` finished, whose
+    chapters belong together). Both files are built in a staging folder in ``out_dir`` (Chromium's profile too)
+    and moved into place in one commit (``fer_utils.atomic.Staging``): a failed or killed render leaves the old
+    pair as it was, and the next render removes what it left. Without a PDF, an older ``report.pdf`` is removed
+    in the same commit, so the two never describe different runs.
 
     Args:
         executed_dir: folder of executed notebooks (default ``report/executed``).
@@ -582,27 +806,21 @@ def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHO
     Returns:
         (html path, pdf path or None).
     Raises:
-        WorkbookError: no executed notebooks (run first), a failed cell, or no Chromium.
+        WorkbookError: no executed notebooks (run first), chapters that do not belong together, or no Chromium.
     """
-    executed_dir = Path(executed_dir or paths.REPORT_DIR / "executed")
-    try:
-        executed = notebooks(executed_dir)
-    except WorkbookError:
-        raise WorkbookError(f"{executed_dir}: no executed notebooks; run `fer-workbook run` first") from None
+    executed = read_workbook(Path(executed_dir or paths.REPORT_DIR / "executed"))
     out_dir = Path(out_dir or paths.REPORT_DIR)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / "report.html"
-    with paths.atomic_write(html_path, "w") as handle:
-        handle.write(to_html(executed, name, student_id, department, collaborators))
-    pdf_path = None
-    if pdf:
-        pdf_path = out_dir / "report.pdf"
-        with tempfile.TemporaryDirectory(prefix="fer-pdf-", dir=out_dir) as scratch:
-            printed = html_to_pdf(html_path, Path(scratch) / "report.pdf")
+    with atomic.Staging(out_dir, "report") as stage:
+        staged_html = stage.path / "report.html"
+        with paths.atomic_write(staged_html, "w") as handle:
+            handle.write(to_html(executed, name, student_id, department, collaborators))
+        if pdf:
+            printed = html_to_pdf(staged_html, stage.path / "report.pdf", profile_dir=stage.path / "chromium")
             set_pdf_metadata(printed, REPORT_TITLE, name if name != PLACEHOLDER else "",
                              "FER2013 Q1-Q5: CNN, DNN, confusion matrix, saliency maps, gradient ascent")
-            os.replace(printed, pdf_path)
-    return html_path, pdf_path
+        shutil.rmtree(stage.path / "chromium", ignore_errors=True)
+        stage.commit(remove=() if pdf else ("report.pdf",))
+    return out_dir / "report.html", (out_dir / "report.pdf") if pdf else None
 
 
 def record(notebooks_dir=None):
@@ -618,7 +836,7 @@ def record(notebooks_dir=None):
 
     chapters = notebooks(notebooks_dir)
     with tempfile.TemporaryDirectory(prefix="fer-record-") as scratch:
-        executed = run({}, notebooks_dir=chapters[0].parent, out_dir=scratch)
+        executed = run({}, notebooks_dir=chapters[0].parent, out_dir=Path(scratch) / "executed")
         for chapter, path in zip(chapters, executed):
             notebook = nbformat.read(str(path), as_version=4)
             notebook.cells = [cell for cell in notebook.cells

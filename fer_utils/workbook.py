@@ -6,6 +6,7 @@ Q1 trains the CNN and Q3-Q5 reuse it; Q2 trains the DNN matched to it. Every cha
 
 import dataclasses
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -78,7 +79,70 @@ def workbook_run(profile=config_module.DEFAULT_PROFILE, data_path="", model="", 
     dataset = train.load_data(data_path or None, progress)
     run = train.train(config, dataset=dataset, progress=progress)
     parts = run.parts(dataset)
-    return Chapter(config, dataset, parts, run, evaluate.resolve_split(parts, split))
+    chapter = Chapter(config, dataset, parts, run, evaluate.resolve_split(parts, split))
+    if _in_kernel():
+        glue("run", record(chapter))  # `render` checks that every chapter analysed the same data and CNN
+    return chapter
+
+
+def record(chapter):
+    """What identifies the run a chapter analysed, for ``report.check_together``.
+
+    Returns:
+        {"data_hash", "data" (the file's name), "profile", "seed", "cnn" (the CNN preset, the one a DNN matches),
+         "model" (the run's model), "run" (its directory name), "split" (the analysed split)}.
+    """
+    config = chapter.config
+    return {"data_hash": chapter.dataset.content_hash, "data": Path(str(chapter.dataset.source)).name,
+            "profile": config.profile, "seed": config.seed, "cnn": config.match if config.model == "dnn" else config.model,
+            "model": config.model, "run": chapter.run.directory.name, "split": chapter.split}
+
+
+def _in_kernel():
+    """True inside a Jupyter kernel (JupyterLab, papermill), where ``glue`` records into the notebook."""
+    import sys
+
+    shell = sys.modules.get("IPython")
+    return bool(shell) and getattr(shell.get_ipython(), "kernel", None) is not None
+
+
+#: Smallest value of each count parameter of the notebooks (a parameter not listed is not a count).
+COUNT_MINIMUMS = {"gallery_size": 1, "smoothgrad_samples": 1, "ig_steps": 1, "faces_per_class": 1,
+                  "check_faces_per_class": 1, "ascent_steps": 1, "top_k": 1, "face_index": 0}
+
+
+def check_parameters(parameters):
+    """Refuse notebook parameters that would only fail inside a notebook, before any notebook runs.
+
+    Checks the profile and the settings it resolves to with ``seed`` (``config.resolve``), that ``model`` names
+    a CNN preset, that ``split`` is a split name, and the count parameters (``COUNT_MINIMUMS``).
+
+    Args:
+        parameters: {name: typed value} as ``fer-workbook run`` passes them to the notebooks.
+    Raises:
+        fer_utils.errors.InputError: the first bad parameter, named.
+    """
+    from fer_utils import errors
+
+    profile = parameters.get("profile", config_module.DEFAULT_PROFILE)
+    seed = parameters.get("seed", 0)
+    try:
+        config_module.resolve(profile, seed=seed, split_seed=seed)
+    except errors.InputError as error:
+        raise errors.InputError(f"--param: {error}") from None
+    model = parameters.get("model", "")
+    if model:
+        from fer_utils import models  # Keras: only when a model is named
+
+        if model not in models.PRESETS:
+            raise errors.InputError(f"--param model={model}: not a CNN preset; choose one of {', '.join(models.PRESETS)}")
+    split = parameters.get("split", "")
+    splits = ("train", "val", *evaluate.TEST_SPLITS)
+    if split and split not in splits:
+        raise errors.InputError(f"--param split={split}: choose one of {', '.join(splits)} (or leave it empty)")
+    for name, minimum in COUNT_MINIMUMS.items():
+        if name in parameters and parameters[name] < minimum:
+            raise errors.InputError(f"--param {name}={parameters[name]}: must be at least {minimum}")
 
 
 def comparison(chapters):

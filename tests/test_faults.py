@@ -325,6 +325,7 @@ def test_a_report_that_fails_half_way_keeps_the_previous_report(tmp_path, monkey
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}\n\n" + "x " * 20000)]
     nbformat.write(notebook, str(executed / "01-q.ipynb"))
+    (executed / report.MANIFEST).write_text('{"notebooks": ["01-q.ipynb"]}')  # run writes it last
     (tmp_path / "report.html").write_text("the previous report")
     (tmp_path / "report.pdf").write_bytes(b"%PDF the previous report")
     script = textwrap.dedent(f"""
@@ -349,7 +350,7 @@ def test_a_report_that_fails_half_way_keeps_the_previous_report(tmp_path, monkey
     with pytest.raises(report.WorkbookError):
         report.render(executed, tmp_path)
     assert (tmp_path / "report.pdf").read_bytes() == b"%PDF the previous report"
-    assert listing(tmp_path) == ["executed", "report.html", "report.pdf"]  # no temporary left behind
+    assert listing(tmp_path) == [".executed.lock", "executed", "report.html", "report.pdf"]  # no temporary left
 
 
 def test_a_run_being_trained_is_listed_as_such_and_never_pruned(tmp_path):

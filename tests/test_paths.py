@@ -43,3 +43,16 @@ def test_a_relative_path_missing_from_the_cwd_falls_back_to_the_project_root(roo
 def test_a_home_relative_path_is_expanded(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert paths.resolve("~/faces.csv") == tmp_path / "faces.csv"
+
+
+def test_a_failed_write_names_the_file_it_was_writing(tmp_path):
+    """A full disk fails write() or fsync with an OSError that names no file; before issue 20 the CLI's one line
+    then said only "No space left on device"."""
+    import errno
+
+    target = tmp_path / "report.html"
+    with pytest.raises(OSError) as raised:
+        with paths.atomic_write(target, "w"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []

@@ -143,3 +143,9 @@ def test_papermill_kernels_start_without_transport_or_tensorflow_lines(tmp_path,
     # no stderr stream from TensorFlow in the notebook either: only the chapter's own line
     assert [(output.get("name"), output.get("text")) for output in outputs] == [
         ("stdout", "(3, 7)\n"), ("stderr", "training: 3/3 epochs\n")]
+
+
+def test_kernels_log_only_critical_records_unless_debugging():
+    """After Ctrl-C the kernel's last reply meets a closed socket; before issue 20 it printed a 15-line traceback."""
+    assert quiet.kernel_options(environ={})["extra_arguments"] == ["--IPKernelApp.log_level=CRITICAL"]
+    assert quiet.kernel_options(environ={"FER_DEBUG": "1"})["extra_arguments"] == []

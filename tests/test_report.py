@@ -1,5 +1,6 @@
 """Tests for fer_utils.report: chapter order, parameters, HTML assembly, and the whole run + render pipeline."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -112,8 +113,14 @@ def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     assert [path.name[:2] for path in executed] == ["01", "02", "03", "04", "05"]
     printed = capsys.readouterr().err
     assert all(f"[{index}/5] {path.name} done in " in printed for index, path in enumerate(executed, start=1))
+    chapters = report.read_workbook(tmp_path / "executed")
+    records = [record for chapter in chapters for record in chapter.records("run")]
+    assert all(chapter.records("run") for chapter in chapters), "every chapter records the run it analysed"
+    assert len({record["run"] for record in records if record["model"] != "dnn"}) == 1, records
     html_path, pdf_path = report.render(tmp_path / "executed", tmp_path, name="Test Student", student_id="B01",
                                         department="CSIE")
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == [
+        ".executed.lock", ".report.lock"], "no staging folder or print profile left behind"
     html = html_path.read_text(encoding="utf-8")
     assert html.count("<img") >= 10
     reader = PdfReader(str(pdf_path))
@@ -224,16 +231,14 @@ def test_layout_check_finds_the_accuracy_table_that_ran_off_the_page(tmp_path):
                "per_class": {name: {"recall": 0.123456} for name in names}}
     splits = {split: metrics for split in ("train", "val", "PublicTest", "PrivateTest")}
     old = evaluate.summary_table(splits).round(3).to_html()
-    (tmp_path / "old").mkdir()
-    _wide_table_chapter(tmp_path / "old" / "01-q.ipynb", old)
-    html_path, _ = report.render(tmp_path / "old", tmp_path / "old", pdf=False)
+    html_path = tmp_path / "old.html"
+    html_path.write_text(report.to_html([_wide_table_chapter(tmp_path / "01-q.ipynb", old)]), encoding="utf-8")
     problems = report.layout_problems(html_path)
     assert any(problem["element"].startswith("table") and "recall_angry" in problem["text"]
                for problem in problems), problems
     new = workbook.accuracy_table(splits).round(3).to_html() + workbook.recall_table(splits).round(3).to_html()
-    (tmp_path / "new").mkdir()
-    _wide_table_chapter(tmp_path / "new" / "01-q.ipynb", new)
-    html_path, _ = report.render(tmp_path / "new", tmp_path / "new", pdf=False)
+    html_path = tmp_path / "new.html"
+    html_path.write_text(report.to_html([_wide_table_chapter(tmp_path / "01-q.ipynb", new)]), encoding="utf-8")
     assert report.layout_problems(html_path) == []
 
 
@@ -267,3 +272,226 @@ def test_real_data_report_on_the_course_train_csv(tmp_path):
     assert "validation stands in" in text.replace("\n", " ") and "驗證集" in text
     assert "train.csv, SHA-256" in text.replace("\n", " ")
     _assert_handed_in_report(reader, html_path, synthetic=False)
+
+
+# --- a workbook is executed, checked and rendered as one unit (issue 20) ---
+
+
+def _tiny_workbook(folder, kill_in_second=False):
+    """Two tiny chapters with a ``value`` parameter; the second kills its papermill process for value 2."""
+    folder.mkdir(exist_ok=True)
+    for number in (1, 2):
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        parameters = nbformat.v4.new_code_cell("value: int = 1  # which run")
+        parameters.metadata["tags"] = ["parameters"]
+        body = "print(f'value {value}')"
+        if number == 2 and kill_in_second:
+            body = "import os, signal\nif value == 2:\n    os.kill(os.getppid(), signal.SIGKILL)\n" + body
+        notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+                          parameters, nbformat.v4.new_code_cell(body)]
+        nbformat.write(notebook, str(folder / f"0{number}-q.ipynb"))
+    return folder
+
+
+def _printed_values(executed_dir):
+    return [nbformat.read(str(path), as_version=4).cells[-1].outputs[0]["text"].strip()
+            for path in sorted(executed_dir.glob("*.ipynb"))]
+
+
+@pytest.mark.slow
+def test_a_run_killed_half_way_leaves_the_previous_executed_set_whole(tmp_path):
+    """Before issue 20, run wrote each executed notebook in place: a kill -9 in notebook 2 left the new 01 beside a
+    half-written 02 (this test then saw 'value 2' and an unexecuted cell). Now the set is swapped in only when every
+    chapter ran."""
+    import sys
+
+    chapters = _tiny_workbook(tmp_path / "notebooks", kill_in_second=True)
+    out = tmp_path / "report" / "executed"
+    report.run({"value": 1}, notebooks_dir=chapters, out_dir=out, progress=False)
+    assert _printed_values(out) == ["value 1", "value 1"]
+    script = (f"from fer_utils import report; report.run({{'value': 2}}, notebooks_dir={str(chapters)!r}, "
+              f"out_dir={str(out)!r}, progress=False)")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert _printed_values(out) == ["value 1", "value 1"], "the previous complete set is untouched"
+    assert any(".staging-" in path.name for path in out.parent.iterdir()), "the killed run's staging folder"
+    chapters_read = report.read_workbook(out)  # a reader finishes or drops what the killed run left
+    assert [chapter.parameters["value"] for chapter in chapters_read] == [1, 1]
+    assert sorted(path.name for path in out.parent.iterdir()) == [".executed.lock", "executed"]
+
+
+def _executed_chapter(path, number, parameters=None, record=None, executed=True, outputs=None):
+    """An executed chapter as `run` writes it: papermill's parameters, the glued run record, execution counts."""
+    from fer_utils import workbook
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["papermill"] = {"parameters": parameters or {}, "duration": 1.0}
+    parameter_cell = nbformat.v4.new_code_cell('data_path: str = ""  # data\nprofile: str = "quick"  # profile\nseed: int = 0')
+    parameter_cell.metadata["tags"] = ["parameters"]
+    glue = nbformat.v4.new_code_cell("chapter = workbook.workbook_run(profile, data_path)")
+    glue.outputs = [nbformat.v4.new_output("display_data", data={workbook.GLUE_MIME: {"run": record}, "text/plain": "g"})
+                    ] if record else []
+    shown = nbformat.v4.new_code_cell("print('result')")
+    shown.outputs = list(outputs or [nbformat.v4.new_output("stream", name="stdout", text="result\n")])
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+                      parameter_cell, glue, shown]
+    for count, cell in enumerate(notebook.cells[1:], start=1):
+        cell.execution_count = count if executed or cell is not shown else None
+    nbformat.write(notebook, str(path))
+    return path
+
+
+RECORD = {"data_hash": "a" * 64, "data": "fer2013.csv.gz", "profile": "quick", "seed": 0, "cnn": "vgg_small",
+          "model": "vgg_small", "run": "vgg_small-quick-0123456789ab", "split": "PrivateTest"}
+
+
+def _executed_set(folder, chapters):
+    """Write ``chapters`` ({number: keyword arguments of _executed_chapter}) and the manifest `run` writes last."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [_executed_chapter(folder / f"0{number}-q.ipynb", number, **options).name
+             for number, options in chapters.items()]
+    (folder / report.MANIFEST).write_text(json.dumps({"notebooks": names, "parameters": {}}))
+    return folder
+
+
+@pytest.mark.parametrize("second, message", [
+    ({"record": {**RECORD, "data_hash": "b" * 64, "data": "train.csv"}},
+     r"02-q.ipynb analysed data sha256 bbbbbbbbbbbb \(train.csv\), 01-q.ipynb aaaaaaaaaaaa \(fer2013.csv.gz\)"),
+    ({"record": {**RECORD, "run": "vgg_small-quick-ffffffffffff"}}, "02-q.ipynb analysed the CNN run vgg_small-quick-ff"),
+    ({"record": {**RECORD, "profile": "cpu"}}, "02-q.ipynb analysed profile cpu, 01-q.ipynb quick"),
+    ({"record": RECORD, "parameters": {"data_path": "/data/train.csv"}},
+     "02-q.ipynb was executed with data_path='/data/train.csv', 01-q.ipynb with data_path=''"),
+    ({"record": RECORD, "executed": False}, "02-q.ipynb, cell 3 was never executed"),
+    ({"record": RECORD, "outputs": [nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=[])]},
+     "02-q.ipynb, cell 3: KeyboardInterrupt"),
+])
+def test_render_refuses_chapters_that_do_not_belong_together(tmp_path, second, message):
+    """Before issue 20, render printed Q1 of one run beside Q2-Q5 of another (or unexecuted) with exit 0."""
+    executed = _executed_set(tmp_path / "executed", {1: {"record": RECORD}, 2: second})
+    with pytest.raises(report.WorkbookError, match=message):
+        report.render(executed, tmp_path, pdf=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".executed.lock", "executed"], "nothing rendered"
+
+
+def test_render_refuses_a_folder_run_did_not_finish(tmp_path):
+    executed = _executed_set(tmp_path / "executed", {1: {"record": RECORD}, 2: {"record": RECORD}})
+    (executed / "02-q.ipynb").unlink()
+    with pytest.raises(report.WorkbookError, match="missing: 02-q.ipynb"):
+        report.render(executed, tmp_path, pdf=False)
+    (executed / report.MANIFEST).unlink()
+    with pytest.raises(report.WorkbookError, match="workbook.json: missing"):
+        report.render(executed, tmp_path, pdf=False)
+    (executed / "01-q.ipynb").write_text('{"cells": [')  # cut short
+    (executed / report.MANIFEST).write_text('{"notebooks": ["01-q.ipynb"]}')
+    with pytest.raises(report.WorkbookError, match="01-q.ipynb: not a readable notebook"):
+        report.render(executed, tmp_path, pdf=False)
+
+
+def test_chapters_that_belong_together_render(tmp_path):
+    executed = _executed_set(tmp_path / "executed", {1: {"record": RECORD}, 2: {"record": {**RECORD, "model": "dnn",
+                                                                                     "run": "dnn_vgg_small-quick-1"}}})
+    html_path, pdf_path = report.render(executed, tmp_path, pdf=False)
+    assert "result" in html_path.read_text(encoding="utf-8") and pdf_path is None
+
+
+def _fake_print(html_path, pdf_path, timeout=180, profile_dir=None):
+    pdf_path.write_bytes(b"%PDF new")
+    return pdf_path
+
+
+def test_html_and_pdf_are_replaced_together_or_not_at_all(tmp_path, monkeypatch):
+    """Before issue 20 a failed print left the new HTML beside the old PDF."""
+    import tempfile
+
+    executed = _executed_set(tmp_path / "executed", {1: {"record": RECORD}})
+    (tmp_path / "report.html").write_text("old html")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF old")
+    temporary_before = set(os.listdir(tempfile.gettempdir()))
+
+    def failed_print(html_path, pdf_path, timeout=180, profile_dir=None):
+        profile_dir.mkdir()
+        raise report.WorkbookError("Chromium could not print")
+
+    monkeypatch.setattr(report, "html_to_pdf", failed_print)
+    with pytest.raises(report.WorkbookError, match="could not print"):
+        report.render(executed, tmp_path)
+    assert (tmp_path / "report.html").read_text() == "old html" and (tmp_path / "report.pdf").read_bytes() == b"%PDF old"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".executed.lock", "executed", "report.html",
+                                                                "report.pdf"], "no staging folder, no profile left"
+    assert not {name for name in set(os.listdir(tempfile.gettempdir())) - temporary_before
+                if name.startswith(("fer-pdf-", "fer-chromium-"))}
+    monkeypatch.setattr(report, "html_to_pdf", _fake_print)
+    monkeypatch.setattr(report, "set_pdf_metadata", lambda path, *args: path)
+    report.render(executed, tmp_path)
+    assert "result" in (tmp_path / "report.html").read_text() and (tmp_path / "report.pdf").read_bytes() == b"%PDF new"
+    report.render(executed, tmp_path, pdf=False)
+    assert not (tmp_path / "report.pdf").exists(), "an HTML-only render removes the PDF of an older render"
+
+
+@pytest.mark.slow
+def test_a_render_killed_while_printing_leaves_the_old_pair_and_the_next_render_cleans_up(tmp_path):
+    import sys
+
+    executed = _executed_set(tmp_path / "executed", {1: {"record": RECORD}})
+    (tmp_path / "report.html").write_text("old html")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF old")
+    script = f"""if True:
+        import os, signal
+        from fer_utils import report
+        def killed(html_path, pdf_path, timeout=180, profile_dir=None):
+            profile_dir.mkdir()
+            os.kill(os.getpid(), signal.SIGKILL)
+        report.html_to_pdf = killed
+        report.render({str(executed)!r}, {str(tmp_path)!r})
+    """
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (tmp_path / "report.html").read_text() == "old html" and (tmp_path / "report.pdf").read_bytes() == b"%PDF old"
+    left = [path.name for path in tmp_path.iterdir() if ".staging-" in path.name]
+    assert left, "the killed render's staging folder (with Chromium's profile) is still there"
+    report.render(executed, tmp_path, pdf=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".executed.lock", ".report.lock", "executed",
+                                                                "report.html"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_run_is_one_line_naming_the_notebook(tmp_path):
+    """Before issue 20 the kernel printed ~15 lines of traceback (its reply met a closed socket) before the line."""
+    import signal
+    import sys
+    import time
+
+    chapters = tmp_path / "notebooks"
+    chapters.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Q1 · Title"), nbformat.v4.new_code_cell(
+        "import sys, time\nprint('cell started', file=sys.stderr, flush=True)\ntime.sleep(60)")]
+    nbformat.write(notebook, str(chapters / "01-slow.ipynb"))
+    script = f"""if True:
+        import signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell leaves it ignored in background jobs
+        from pathlib import Path
+        from fer_utils import cli, paths, report
+        report.paths.NOTEBOOKS_DIR = Path({str(chapters)!r})
+        sys.exit(cli.main(["run", "--out", {str(tmp_path / "executed")!r}]))
+    """
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lines.append(process.stderr.readline())
+        if "cell started" in lines[-1]:
+            break
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 130
+    assert [line for line in rest.splitlines() if line.strip()] == [
+        f"fer-workbook run: error: interrupted in 01-slow.ipynb; nothing was written to {tmp_path / 'executed'}; run "
+        "the same command again (finished training is reused, interrupted training resumes after its last epoch)"]
+    assert not (tmp_path / "executed").exists() and not list(tmp_path.glob(".executed.staging-*"))

@@ -94,3 +94,36 @@ def test_the_dnn_takes_the_profiles_budget_of_its_own(tiny_workbook, monkeypatch
     assert chapter.run.metrics["stopped_by"] == "time_budget"
     cnn_settings = config.resolve("quick")
     assert cnn_settings.time_budget == 30.0  # the CNN keeps the profile's budget
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"model": "nosuch"}, "model=nosuch: not a CNN preset"),
+    ({"profile": "fast"}, "unknown profile 'fast'"),
+    ({"seed": -1}, "seed"),
+    ({"split": "Testing"}, "split=Testing: choose one of"),
+    ({"ig_steps": 0}, "ig_steps=0: must be at least 1"),
+])
+def test_bad_notebook_parameters_are_refused_before_any_notebook_runs(parameters, message, monkeypatch, capsys):
+    """Before issue 20 an unknown model failed inside notebook 1 (exit 1), after overwriting its executed copy."""
+    from fer_utils import cli, report
+
+    with pytest.raises(Exception, match=message):
+        workbook.check_parameters(parameters)
+
+    def never(*args, **kwargs):
+        raise AssertionError("a notebook ran")
+
+    monkeypatch.setattr(report, "run", never)
+    pairs = [item for name, value in parameters.items() for item in ("--param", f"{name}={value}")]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "run", *pairs])
+    assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_record_names_what_render_compares(tiny_workbook):
+    cnn = workbook.workbook_run("quick", tiny_workbook, progress=False)
+    record = workbook.record(cnn)
+    assert record["data_hash"] == cnn.dataset.content_hash and record["data"] == "fer2013.csv"
+    assert (record["cnn"], record["model"], record["run"]) == ("vgg_small", "vgg_small", cnn.run.directory.name)
+    dnn = workbook.record(workbook.workbook_run("quick", tiny_workbook, dnn=True, progress=False))
+    assert (dnn["cnn"], dnn["model"]) == ("vgg_small", "dnn") and dnn["run"] != record["run"]
