@@ -36,7 +36,7 @@ COMMIT_FILE = ".commit.json"
 
 
 @contextlib.contextmanager
-def lock(path, shared=False, doing="written", announce=True):
+def lock(path, shared=False, doing="written", announce=True, label=None):
     """Hold an OS advisory lock on the file ``path`` (made if missing) for the block.
 
     A process that must wait says which process holds the lock; the lock of a process that died is released
@@ -46,8 +46,10 @@ def lock(path, shared=False, doing="written", announce=True):
     Args:
         path: the lock file.
         shared: a reader's lock (several at once) instead of a writer's.
-        doing: the verb of the waiting message, "<name> is being <doing> by process N".
+        doing: the verb of the waiting message, "<label> is being <doing> by process N".
         announce: print the waiting message.
+        label: what the message calls the locked thing (default: the lock file's name without dots and
+            ``.lock``, ``.executed.lock`` -> "executed").
     Yields:
         ``path``.
     """
@@ -64,8 +66,9 @@ def lock(path, shared=False, doing="written", announce=True):
             except BlockingIOError:
                 if announce:
                     holder_text = _read_holder(handle) or "another process"
-                    print(f"{path.name.strip('.').removesuffix('.lock')} is being {doing} by process {holder_text}; "
-                          "waiting for it to finish", file=sys.stderr, flush=True)
+                    label = label or path.name.strip(".").removesuffix(".lock")
+                    print(f"{label} is being {doing} by process {holder_text}; waiting for it to finish",
+                          file=sys.stderr, flush=True)
                 fcntl.flock(handle, mode)
         if not shared and handle.writable():
             handle.seek(0)
@@ -96,15 +99,29 @@ def _read_holder(handle):
 
 
 def holder(path):
-    """The process id (as text) holding the lock file ``path``, or "" when nobody holds it (read-only safe)."""
+    """Who holds the lock file ``path``, asked without write access (a read-only folder works).
+
+    The file is opened read-only and tried with a shared lock, which a writer's exclusive lock blocks (and
+    which two askers do not take from each other); without a lock file nobody holds it.
+
+    Returns:
+        The holding process id as text, "" when nobody holds it, "?" when the file cannot be read or names
+        no process (callers then treat it as held).
+    """
     path = Path(path)
     if fcntl is None or not path.exists():
         return ""
-    with open(path) as handle:
+    try:
+        handle = open(path)
+    except OSError:
+        return "?"
+    with handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return _read_holder(handle) or "?"
+        except OSError:
+            return "?"
         fcntl.flock(handle, fcntl.LOCK_UN)
     return ""
 

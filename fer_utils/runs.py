@@ -11,6 +11,21 @@ the training-code version) and holds:
   written last: a run is finished when it has ``metrics.json``.
 
 An ensemble's directory (``ensemble<N>-...``) has ``members.json`` (its member runs) instead of weights.
+
+What counts as a run (``is_run``; ``prune`` deletes nothing else): a real folder, not a symbolic link, named as
+``train.run_key`` names runs (``[ensemble<N>-]<model>-<profile>-<12 hex digits>``, the profile one of
+``config.PROFILE_NAMES``) that holds, as regular files or folders:
+
+- ``identity.json`` (every run since identities are stored: written first, right after the lock); or
+- ``config.json`` with ``metrics.json``, ``members.json`` or ``backup/`` (a run made before identities were
+  stored: finished, an ensemble, or interrupted); or
+- nothing but ``.lock`` (and a half-written ``identity.json`` temporary): a run killed between taking its
+  lock and writing its identity, which holds nothing to lose.
+
+Anything else in the runs folder (files, symbolic links, folders named or filled otherwise) is "not a run":
+listed, never deleted, never followed, and ``prune`` refuses to run beside it unless told to leave it alone.
+A finished run is reused and listed without writing to its folder (no lock is taken), so a read-only runs
+folder of finished runs works.
 """
 
 import contextlib
@@ -18,23 +33,32 @@ import dataclasses
 import datetime
 import json
 import os
+import re
 import shutil
+import stat
 import sys
 import zipfile
 from pathlib import Path
 
-try:
-    import fcntl  # POSIX advisory locks; released by the kernel when the holding process dies
-except ImportError:  # pragma: no cover - Windows: runs are not locked
-    fcntl = None
-
 import numpy as np
 
-from fer_utils import errors, narrative, paths
+from fer_utils import config as config_module
+from fer_utils import atomic, errors, narrative, paths
 
 SPLIT_FILE = "split.npz"
 IDENTITY_FILE = "identity.json"
 LOCK_FILE = ".lock"
+#: ``fer_utils.callbacks.BACKUP_DIR`` (importing callbacks loads Keras): an interrupted run's resumable state.
+BACKUP_DIR = "backup"
+#: The name ``train.run_key`` gives a run directory; the model part may be e.g. ``dnn_vgg_small``.
+RUN_NAME = re.compile(rf"(ensemble[0-9]+-)?[A-Za-z0-9_]+-"
+                      rf"({'|'.join(map(re.escape, config_module.PROFILE_NAMES))})-[0-9a-f]{{12}}")
+#: The temporary ``paths.atomic_write`` writes a run's identity to before renaming it into place.
+_IDENTITY_TEMPORARY = re.compile(r"\.identity\.json\.[0-9a-f]{8}\.tmp")
+#: The runs folder's own files (not runs, not foreign either).
+OWN_FILES = frozenset({LOCK_FILE})
+#: ``list_runs`` states ``prune`` looks at: stale runs go; anything that is not a run makes it refuse.
+STALE, NOT_A_RUN = "stale", "not a run"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -43,7 +67,8 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def lock(directory, doing="trained"):
-    """Hold an OS file lock on a run directory (made if missing) while training it.
+    """Hold an OS file lock (``.lock``, ``fer_utils.atomic.lock``) on a run directory, made if missing, while
+    training it.
 
     A second process asking for the same run waits, after saying which process trains it; the lock of a
     process that died is released by the kernel, so it is taken over at once.
@@ -54,40 +79,14 @@ def lock(directory, doing="trained"):
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOCK_FILE, "a+") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                print(f"{directory.name} is being {doing} by process {holder}; waiting for it to finish",
-                      file=sys.stderr, flush=True)
-                fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield directory
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    with atomic.lock(directory / LOCK_FILE, doing=doing, label=directory.name):
+        yield directory
 
 
 def holder(directory):
-    """The process id (as text) holding a run directory's lock, or "" when nobody trains it now."""
-    path = Path(directory) / LOCK_FILE
-    if fcntl is None or not path.exists():
-        return ""
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            return handle.read().strip() or "?"
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return ""
+    """Who holds a run directory's lock (``fer_utils.atomic.holder``: read-only safe; "" when nobody trains
+    the run now, "?" when its lock file cannot be read: then it counts as being trained, never pruned)."""
+    return atomic.holder(Path(directory) / LOCK_FILE)
 
 
 def unfinished_reason(directory):
@@ -116,11 +115,70 @@ def unfinished_reason(directory):
 
 
 def clear(directory):
-    """Delete everything in a run directory but its lock (``train --force``)."""
-    for path in Path(directory).iterdir():
+    """Delete everything in a run directory but its lock (``train --force``).
+
+    ``metrics.json`` goes first, so the run stops counting as finished (``is_reusable``, which takes no lock)
+    before any other file goes; symbolic links are removed, never followed.
+    """
+    directory = Path(directory)
+    (directory / "metrics.json").unlink(missing_ok=True)
+    for path in directory.iterdir():
         if path.name == LOCK_FILE:
             continue
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def is_reusable(directory, identity):
+    """Whether ``directory`` holds a finished run whose stored identity is ``identity``.
+
+    Reads only: ``train`` reuses such a run without taking its lock or writing to it, so a read-only runs
+    folder of finished runs can be reused.
+
+    Args:
+        directory: a run directory (it may not exist).
+        identity: the identity the current code computes for the run (``train.run_identity``).
+    Returns:
+        True when the run is finished (``unfinished_reason``) and its ``identity.json`` equals ``identity``;
+        False when anything is missing, unreadable or different.
+    """
+    directory = Path(directory)
+    try:
+        stored = json.loads((directory / IDENTITY_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return stored == json.loads(json.dumps(identity)) and not unfinished_reason(directory)
+
+
+def is_run(path):
+    """Whether ``path`` is provably a run directory (see the module docstring); symbolic links are never runs.
+
+    Args:
+        path: an entry of a runs folder.
+    Returns:
+        True for a real folder named like a run that holds a run's files; False for anything else,
+        including a folder that cannot be read.
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir() or not RUN_NAME.fullmatch(path.name):
+        return False
+    try:
+        with os.scandir(path) as listing:
+            entries = {entry.name: entry for entry in listing}
+    except OSError:
+        return False
+
+    def has(name, folder=False):
+        entry = entries.get(name)
+        try:
+            return entry is not None and (entry.is_dir if folder else entry.is_file)(follow_symlinks=False)
+        except OSError:
+            return False
+
+    if has(IDENTITY_FILE):
+        return True
+    if has("config.json") and (has("metrics.json") or has("members.json") or has(BACKUP_DIR, folder=True)):
+        return True
+    return has(LOCK_FILE) and all(name == LOCK_FILE or _IDENTITY_TEMPORARY.fullmatch(name) for name in entries)
 
 
 @dataclasses.dataclass
@@ -274,9 +332,14 @@ def load_run(directory):
 
 
 def write_json(path, value):
-    """Write ``value`` as indented JSON to ``path`` atomically (a temporary file renamed into place)."""
+    """Write ``value`` as indented JSON to ``path`` atomically (a temporary file renamed into place).
+
+    Raises:
+        ValueError: ``value`` holds NaN or an infinity, which JSON cannot hold (nothing is written).
+    """
+    text = json.dumps(value, indent=2, allow_nan=False)
     with paths.atomic_write(path, "w") as handle:
-        handle.write(json.dumps(value, indent=2))
+        handle.write(text)
 
 
 def write_split(directory, train_rows, val_rows):
@@ -285,58 +348,112 @@ def write_split(directory, train_rows, val_rows):
         np.savez(handle, train=np.asarray(train_rows, np.int64), val=np.asarray(val_rows, np.int64))
 
 
-def _directory_bytes(directory):
-    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
+def _disk_usage(directory):
+    """(newest modification time, bytes) of a run directory and what is under it.
+
+    Symbolic links count as themselves and are never followed; entries that cannot be read are skipped.
+    """
+    newest, total = _modified(directory) or 0.0, 0
+    for root, folders, files in os.walk(directory, onerror=lambda error: None):  # followlinks=False
+        for name in folders + files:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            newest = max(newest, info.st_mtime)
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+    return newest, total
+
+
+def _modified(path):
+    """The modification time of ``path`` itself (a symbolic link's own), or None when it cannot be read."""
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _date(timestamp):
+    return "" if timestamp is None else datetime.datetime.fromtimestamp(timestamp).isoformat(timespec="minutes")
 
 
 def list_runs(runs_dir=None):
-    """One row per run directory: name, model, profile, data origin, accuracy, date, size and state.
+    """One row per entry of the runs folder: name, model, profile, data origin, accuracy, date, size and state.
 
     Args:
         runs_dir: the parent of run directories (default ``paths.RUNS_DIR``).
     Returns:
-        A list of dicts with keys ``run``, ``model``, ``profile``, ``data``, ``accuracy`` (validation, or
-        None), ``date`` (ISO, of the newest file), ``megabytes``, ``state`` ("finished", "unfinished",
-        "stale": the current code no longer produces it, "training (process N)": locked by a running
-        ``train``, never pruned) and ``reason`` (why stale, else "").
+        A list of dicts, sorted by name, with keys ``run``, ``model``, ``profile``, ``data``, ``accuracy``
+        (validation, or None), ``date`` (ISO, of the newest file), ``megabytes`` (None for what is not a run:
+        it is not walked), ``state`` ("finished", "unfinished", "stale": the current code no longer produces
+        it, "training (process N)": locked by a running ``train``, never pruned, "unreadable", never pruned,
+        or "not a run": anything ``is_run`` does not recognise, never pruned) and ``reason`` (why stale,
+        unreadable or not a run, else ""). The runs folder's own files (``OWN_FILES``) are not listed.
     """
     runs_dir = Path(runs_dir or paths.RUNS_DIR)
-    rows = []
-    for directory in sorted(path for path in runs_dir.glob("*") if path.is_dir()) if runs_dir.exists() else []:
-        run = Run(directory)
-        try:
-            settings = run.config if (directory / "config.json").exists() else {}
-            metrics = run.metrics if run.finished else {}
-        except errors.InputError:
-            settings, metrics = {}, {}
-        origin = settings.get("data_origin", {})
-        training = holder(directory)
-        reason = "" if training else stale_reason(run)
-        newest = max((path.stat().st_mtime for path in directory.rglob("*")), default=directory.stat().st_mtime)
-        rows.append({
-            "run": directory.name,
-            "model": settings.get("model", "?") if settings.get("model") != "dnn" else f"dnn ~ {settings.get('match')}",
-            "profile": settings.get("profile", "?"),
-            "data": narrative.origin(origin) if origin else settings.get("data_source", "?"),
-            "accuracy": metrics.get("splits", {}).get("val", {}).get("accuracy"),
-            "date": datetime.datetime.fromtimestamp(newest).isoformat(timespec="minutes"),
-            "megabytes": _directory_bytes(directory) / 1e6,
-            "state": (f"training (process {training})" if training else "stale" if reason
-                      else "finished" if run.finished else "unfinished"),
-            "reason": reason,
-        })
-    return rows
+    entries = sorted(path for path in runs_dir.iterdir() if path.name not in OWN_FILES) if runs_dir.is_dir() else []
+    return [_run_row(path) if is_run(path) else _other_row(path) for path in entries]
+
+
+def _run_row(directory):
+    """The ``list_runs`` row of a run directory."""
+    run = Run(directory)
+    newest, size = _disk_usage(directory)
+    training, problem = holder(directory), ""
+    try:
+        settings = run.config if (directory / "config.json").exists() else {}
+        metrics = run.metrics if run.finished else {}
+    except errors.InputError:
+        settings, metrics = {}, {}
+    except OSError as error:
+        settings, metrics, problem = {}, {}, f"{error.strerror or error}: {error.filename}"
+    try:
+        reason = "" if training or problem else stale_reason(run)
+    except OSError as error:
+        reason, problem = "", f"{error.strerror or error}: {error.filename}"
+    settings, metrics = (value if isinstance(value, dict) else {} for value in (settings, metrics))
+    origin = settings.get("data_origin", {})
+    return {
+        "run": directory.name,
+        "model": settings.get("model", "?") if settings.get("model") != "dnn" else f"dnn ~ {settings.get('match')}",
+        "profile": settings.get("profile", "?"),
+        "data": narrative.origin(origin) if origin else settings.get("data_source", "?"),
+        "accuracy": metrics.get("splits", {}).get("val", {}).get("accuracy"),
+        "date": _date(newest),
+        "megabytes": size / 1e6,
+        "state": (f"training (process {training})" if training else "unreadable" if problem else STALE if reason
+                  else "finished" if run.finished else "unfinished"),
+        "reason": reason or problem,
+    }
+
+
+def _other_row(path):
+    """The ``list_runs`` row of an entry that is not a run (nothing under it is read)."""
+    return {"run": path.name, "model": "", "profile": "", "data": "", "accuracy": None,
+            "date": _date(_modified(path)), "megabytes": None, "state": NOT_A_RUN, "reason": _why_not_a_run(path)}
+
+
+def _why_not_a_run(path):
+    """Why ``is_run`` does not recognise ``path``, in a few words for the listing."""
+    if path.is_symlink():
+        return "a symbolic link"
+    if not path.is_dir():
+        return "a file"
+    if not RUN_NAME.fullmatch(path.name):
+        return "not named like a run"
+    return "holds no run's files"
 
 
 def runs_table(rows):
-    """``list_runs`` rows as a printable DataFrame (accuracy in %, size in MB, the reason beside a stale state)."""
+    """``list_runs`` rows as a printable DataFrame (accuracy in %, size in MB, the reason beside the state)."""
     import pandas as pd
 
     return pd.DataFrame({
         "run": [row["run"] for row in rows], "model": [row["model"] for row in rows],
         "profile": [row["profile"] for row in rows], "data": [row["data"] for row in rows],
         "val acc": ["" if row["accuracy"] is None else f"{row['accuracy']:.1%}" for row in rows],
-        "date": [row["date"] for row in rows], "MB": [f"{row['megabytes']:.1f}" for row in rows],
+        "date": [row["date"] for row in rows],
+        "MB": ["" if row["megabytes"] is None else f"{row['megabytes']:.1f}" for row in rows],
         "state": [row["state"] + (f" ({row['reason']})" if row["reason"] else "") for row in rows],
     })
 
@@ -352,6 +469,8 @@ def stale_reason(run):
 
     identity = run.identity
     if not identity:
+        if {path.name for path in run.directory.iterdir()} <= {LOCK_FILE}:
+            return "stopped before it wrote anything"
         return "made before runs stored their identity"
     try:
         current = train.identity_from(identity["config"], identity["data"])
@@ -364,18 +483,59 @@ def stale_reason(run):
             "config": "the settings changed meaning"}[changed[0]] if changed else "its identity changed"
 
 
-def prune(runs_dir=None, dry_run=False):
-    """Delete the runs the current code can no longer produce (see ``stale_reason``).
+def prune(runs_dir=None, dry_run=False, ignore_others=False):
+    """Delete the runs the current code can no longer produce (see ``stale_reason``), and nothing else.
+
+    Only what ``is_run`` recognises is ever deleted. A runs folder that holds anything else (your files, a
+    git repository, symbolic links) is refused unless ``ignore_others``, which leaves those entries untouched.
+    The table of the runs that will go is printed (stderr) before any is deleted.
 
     Args:
         runs_dir: the parent of run directories (default ``paths.RUNS_DIR``).
-        dry_run: only list them.
+        dry_run: only list them (the refusal applies too: it shows what pruning would do).
+        ignore_others: prune beside entries that are not runs, leaving them alone.
     Returns:
         The rows of ``list_runs`` that were (or, with dry_run, would be) deleted.
+    Raises:
+        fer_utils.errors.InputError: the runs folder holds entries that are not runs and ``ignore_others`` is
+            False; nothing was deleted.
+        OSError: a run could not be deleted (the message names it; the runs listed before it are gone).
     """
-    stale = [row for row in list_runs(runs_dir) if row["state"] == "stale"]
-    for row in stale:
-        if not dry_run:
-            shutil.rmtree(Path(runs_dir or paths.RUNS_DIR) / row["run"])
-            print(f"deleted {row['run']}: {row['reason']}", file=sys.stderr)
+    runs_dir = Path(runs_dir or paths.RUNS_DIR)
+    rows = list_runs(runs_dir)
+    others = [row["run"] for row in rows if row["state"] == NOT_A_RUN]
+    if others and not ignore_others:
+        raise errors.InputError(_refusal(runs_dir, others))
+    stale = [row for row in rows if row["state"] == STALE]
+    if stale and not dry_run:
+        print(f"deleting {len(stale)} stale run(s) from {runs_dir}:\n{runs_table(stale).to_string(index=False)}",
+              file=sys.stderr, flush=True)
+        for row in stale:
+            _delete_run(runs_dir / row["run"])
+            print(f"deleted {row['run']}: {row['reason']}", file=sys.stderr, flush=True)
     return stale
+
+
+def _refusal(runs_dir, others, shown=5):
+    """The one-line message of a prune refused because ``runs_dir`` holds ``others`` (names), which are not runs."""
+    listed = ", ".join(others[:shown]) + (f" and {len(others) - shown} more" if len(others) > shown else "")
+    verb = "is not a run" if len(others) == 1 else "are not runs"
+    return (f"{runs_dir}: holds {listed}, which {verb}; prune deletes only from a folder of runs: move them out, or "
+            "add --ignore-others (ignore_others=True) to leave them alone and delete only the stale runs")
+
+
+def _delete_run(directory):
+    """Delete one run directory, never through a symbolic link.
+
+    Raises:
+        OSError: ``directory`` is no longer a run folder (e.g. replaced by a symbolic link since it was listed),
+            or deleting it failed; the message names it.
+    """
+    if directory.is_symlink() or not is_run(directory):
+        raise OSError(f"{directory}: no longer a run folder (a symbolic link or replaced since it was listed); "
+                      "left alone, prune stopped")
+    try:
+        shutil.rmtree(directory)
+    except OSError as error:
+        raise OSError(f"{directory}: could not delete this stale run ({error}); delete it by hand or fix its "
+                      "permissions") from error

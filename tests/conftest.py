@@ -1,5 +1,8 @@
 """Shared test set-up: quiet TensorFlow, keep caches and runs out of the project tree."""
 
+import builtins
+import errno
+import io
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,6 +17,45 @@ def _isolated_paths(tmp_path, monkeypatch):
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+
+
+def _refuse_writes(monkeypatch, root):
+    """Make every write under ``root`` fail with PermissionError, as in a read-only folder.
+
+    The tests run as root, whom file permission bits do not stop, so a ``chmod a-w`` alone would prove nothing.
+    """
+    root = os.path.realpath(root)
+
+    def check(path):
+        if not isinstance(path, int) and os.path.realpath(os.fsdecode(path)).startswith(root):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+
+    real_open, real_os_open = builtins.open, os.open
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if any(letter in mode for letter in "wax+"):
+            check(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
+            check(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(io, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    for name in ("replace", "rename", "unlink", "remove", "rmdir", "mkdir"):
+        def guarded(path, *args, _real=getattr(os, name), **kwargs):
+            check(path)
+            return _real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, name, guarded)
+
+@pytest.fixture()
+def refuse_writes(monkeypatch):
+    """A function that makes every write under a folder fail with PermissionError (see ``_refuse_writes``)."""
+    return lambda root: _refuse_writes(monkeypatch, root)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -116,22 +116,14 @@ def test_a_commit_waits_for_a_reader(tmp_path):
     assert (tmp_path / "report.html").read_text() == "new html"
 
 
-def test_a_lock_file_in_a_read_only_place_is_read_without_writing(tmp_path, monkeypatch):
-    import builtins
-
+def test_a_lock_file_in_a_read_only_place_is_read_without_writing(tmp_path, refuse_writes):
     lock_file = tmp_path / ".executed.lock"
-    lock_file.write_text("")
-    real_open = builtins.open
-
-    def no_writes(path, mode="r", *args, **kwargs):
-        if any(flag in mode for flag in "wa+x"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", no_writes)
-    with atomic.lock(lock_file, shared=True):
-        assert atomic.holder(lock_file) == "?"
-    assert atomic.holder(lock_file) == ""
+    with atomic.lock(lock_file):  # a writer's lock, taken before the folder became read-only
+        refuse_writes(tmp_path)
+        assert atomic.holder(lock_file) == str(os.getpid())
+    assert atomic.holder(lock_file) == "" and atomic.holder(tmp_path / ".missing.lock") == ""
+    with atomic.lock(lock_file, shared=True):  # a reader needs no write access
+        assert atomic.holder(lock_file) == "", "readers do not count as holders"
     with pytest.raises(PermissionError):
         with atomic.lock(lock_file):
             pass
