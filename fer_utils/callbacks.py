@@ -1,4 +1,5 @@
-"""Training callbacks: the time budget, the learning-rate schedule, the progress bar and the run's checkpoints.
+"""Training callbacks: the time budget, the learning-rate schedule, the divergence guard, the progress bar and the
+run's checkpoints.
 
 ``RunState`` is the one callback that writes a run's files while it trains. At the end of every epoch it
 saves, each file atomically and in this order: the best model so far (when the epoch improved on it), the
@@ -101,6 +102,44 @@ class WarmupCosine(keras.callbacks.Callback):
         self.step += 1
 
 
+class Diverged(ArithmeticError):
+    """Raised by ``DivergenceGuard``: ``what`` ("the loss" or "the validation loss") became ``value`` (NaN or
+    infinite) in ``epoch`` (0-based), in its batch ``batch`` (0-based; None when found at the epoch's end)."""
+
+    def __init__(self, what, value, epoch, batch=None):
+        where = f"epoch {epoch + 1}" + (f" (batch {batch + 1})" if batch is not None else "")
+        super().__init__(f"{what} became {value} in {where}")
+        self.what, self.value, self.epoch, self.batch = what, value, epoch, batch
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Ends training by raising ``Diverged`` as soon as the training loss of a batch, or the validation loss of an
+    epoch, is NaN or infinite (the idea of ``keras.callbacks.TerminateOnNaN``, which stops only after the epoch).
+
+    Put it before ``RunState``: raised there, the bad epoch never reaches ``RunState.on_epoch_end``, so its
+    weights are neither committed to ``state.json`` nor taken as the best, and a resume starts from the last
+    good epoch. (The loss a batch reports is the epoch's running mean: once one batch is NaN it stays NaN.)
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise Diverged("the loss", float(loss), self.epoch, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, what in (("loss", "the loss"), ("val_loss", "the validation loss")):
+            value = (logs or {}).get(key)
+            if value is not None and not np.isfinite(value):
+                raise Diverged(what, float(value), epoch)
+
+
 class ProgressBar(keras.callbacks.Callback):
     """One tqdm bar over all training steps, with the last epoch's metrics as its postfix.
 
@@ -169,7 +208,8 @@ class RunState(keras.callbacks.Callback):
 
     Args:
         directory: the run directory (files go to ``directory/backup``).
-        patience: stop after this many epochs without a better ``val_accuracy``.
+        patience: stop after this many epochs without a better ``val_accuracy`` (an epoch whose validation loss
+            or accuracy is NaN or infinite is never the better one).
         state: the state to resume from (``read_state``), or {} for a new run.
         budget: the run's ``TimeBudget`` (its elapsed seconds are saved with each epoch).
         schedule: the run's ``WarmupCosine`` (where its decay is when an epoch ends), with ``average_tail``.
@@ -202,7 +242,8 @@ class RunState(keras.callbacks.Callback):
         self.history.append(row)
         self.backup.mkdir(parents=True, exist_ok=True)
         previous = {self.weights, self.best_model, self.average}
-        if row["val_accuracy"] > self.best:
+        finite = all(np.isfinite(row.get(key, 0.0)) for key in ("val_loss", "val_accuracy"))
+        if finite and row["val_accuracy"] > self.best:  # NaN weights can still score a finite accuracy
             self.best, self.best_epoch, self.wait = row["val_accuracy"], epoch, 0
             self.best_model = f"best-epoch{epoch + 1}.keras"
             save_atomically(self.model.save, self.backup / self.best_model)

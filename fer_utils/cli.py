@@ -110,7 +110,7 @@ def cmd_audit(args):
 
 
 def cmd_run(args):
-    from fer_utils import report
+    from fer_utils import report, workbook
 
     chapters = report.notebooks()
     parameters = report.coerce_parameters(config_module.parse_pairs(args.param), chapters)
@@ -119,6 +119,7 @@ def cmd_run(args):
         from fer_utils import data
 
         parameters["data_path"] = str(data.existing_path(args.data))  # checked now, not in notebook 1
+    workbook.check_parameters(parameters)  # a bad profile, model, seed or count: refused before notebook 1
     for path in report.run(parameters, out_dir=args.out, progress=not args.quiet):
         print(path)
 
@@ -127,8 +128,11 @@ def cmd_runs(args):
     from fer_utils import runs
 
     pruning = args.prune or args.dry_run
-    rows = runs.prune(args.runs_dir, dry_run=args.dry_run) if pruning else runs.list_runs(args.runs_dir)
-    if rows:
+    if pruning:  # prune prints the table of what goes before deleting it
+        rows = runs.prune(args.runs_dir, dry_run=args.dry_run, ignore_others=args.ignore_others)
+    else:
+        rows = runs.list_runs(args.runs_dir)
+    if rows and (args.dry_run or not pruning):
         print(runs.runs_table(rows).to_string(index=False))
     if pruning:
         print(f"{len(rows)} stale run(s) {'would be deleted (run with --prune)' if args.dry_run else 'deleted'}")
@@ -189,10 +193,11 @@ def build_parser():
     train.add_argument("--profile", default=config_module.DEFAULT_PROFILE, choices=config_module.PROFILE_NAMES,
                        help="settings profile (default %(default)s)")
     train.add_argument("--time-budget", type=float, help="minutes of training before stopping with the best weights")
-    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--seed", type=int, help=f"random seed, 0 to {config_module.MAX_SEED}")
     train.add_argument("--param", action="append", metavar="KEY=VALUE", help="override any setting, e.g. epochs=3 (repeatable)")
     train.add_argument("--ensemble", type=int, metavar="N",
-                       help="train N seeds (seed, seed+1, ...) and average their probabilities; prints the ensemble's directory")
+                       help=f"train N seeds (seed, seed+1, ...; N at most {config_module.MAX_ENSEMBLE}) and average "
+                            "their probabilities; prints the ensemble's directory")
     train.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
     train.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
     train.set_defaults(handler=cmd_train)
@@ -239,9 +244,13 @@ def build_parser():
                                description="List the run directories (model, profile, data origin, validation "
                                            "accuracy, date, size, state). A run is stale when the current code would "
                                            "name it differently: the model architecture, the training code or the "
-                                           "settings changed since it was trained.")
+                                           "settings changed since it was trained. Only folders named and "
+                                           "filled like runs are ever deleted; --prune refuses a runs folder that "
+                                           "holds anything else unless --ignore-others.")
     runs.add_argument("--prune", action="store_true", help="delete the stale runs")
     runs.add_argument("--dry-run", action="store_true", help="list the stale runs --prune would delete")
+    runs.add_argument("--ignore-others", action="store_true",
+                      help="with --prune or --dry-run: leave entries that are not runs alone instead of refusing")
     runs.add_argument("--runs-dir", help=f"runs folder (default {paths.RUNS_DIR})")
     runs.set_defaults(handler=cmd_runs)
 

@@ -2,12 +2,17 @@
 
 import dataclasses
 import json
+import math
 
 from fer_utils import errors
 
 PROFILE_NAMES = ("quick", "cpu", "full")
 DEFAULT_PROFILE = "quick"  # the profile of `make report`, the tests and the committed notebooks
 TTA_MODES = ("none", "flip", "ten_crop")  # test-time augmentation modes (fer_utils.augment.views)
+#: The most seeds ``ensemble`` trains: each member is a whole run, so more is a typo rather than a plan.
+MAX_ENSEMBLE = 50
+#: Seeds go to numpy and ``keras.utils.set_random_seed``, which take 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +81,56 @@ PROFILES = {
 }
 
 _FIELDS = {field.name: field for field in dataclasses.fields(Config)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: from ``low`` to ``high`` (None: no bound), ends in or out."""
+
+    low: float
+    high: float = None
+    low_open: bool = False    # low itself is not allowed
+    high_open: bool = False   # high itself is not allowed
+    what: str = ""            # said before the range, e.g. "a probability"
+
+    def allows(self, value):
+        """Whether ``value`` (a finite number) is in the range."""
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self):
+        """The range as typed in a message: "> 0", ">= 1" or "in [0, 1)"."""
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+
+#: The allowed range of every numeric setting, checked by ``resolve`` (float settings must also be finite).
+#: The augmentation bounds are those of ``augment.RandomAffine``: a rotation of half a turn covers every angle,
+#: and a zoom or shift of 1 would scale a face to nothing or move it out of the frame.
+RANGES = {
+    "max_train_rows": Range(0, what="a row count (0 = all)"),
+    "val_fraction": Range(0, 1, low_open=True, high_open=True, what="a share of the Training rows"),
+    "epochs": Range(1),
+    "batch_size": Range(1),
+    "learning_rate": Range(0, low_open=True),
+    "weight_decay": Range(0),
+    "warmup_epochs": Range(0),
+    "label_smoothing": Range(0, 1, high_open=True),
+    "erasing": Range(0, 1, what="a probability"),
+    "cutmix": Range(0, 1, what="a probability"),
+    "rotation": Range(0, 0.5, what="a fraction of a full turn"),
+    "shift": Range(0, 1, high_open=True, what="a fraction of the side"),
+    "zoom": Range(0, 1, high_open=True),
+    "patience": Range(1),
+    "time_budget": Range(0, what="minutes (0 = no limit)"),
+    "dnn_time_budget": Range(0, what="minutes (0 = time_budget's)"),
+    "average_tail": Range(0, 1, high_open=True, what="a share of the cosine decay"),
+    "ensemble": Range(1, MAX_ENSEMBLE),
+    "seed": Range(0, MAX_SEED),
+    "split_seed": Range(0, MAX_SEED),
+}
 
 
 def _check(key, value, where):
@@ -160,7 +215,8 @@ def resolve(profile=DEFAULT_PROFILE, **overrides):
     Returns:
         A frozen ``Config``.
     Raises:
-        fer_utils.errors.InputError: unknown profile, unknown setting or a value of the wrong type.
+        fer_utils.errors.InputError: unknown profile, unknown setting, a value of the wrong type, a float that
+        is NaN or infinite, or a value outside its ``RANGES`` entry; the message names the setting and range.
     """
     if profile not in PROFILES:
         raise errors.InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
@@ -170,21 +226,17 @@ def resolve(profile=DEFAULT_PROFILE, **overrides):
     for key, value in overrides.items():
         values[key] = _check(key, value, "override")
     config = Config(**values)
-    for key in ("epochs", "batch_size"):
-        if getattr(config, key) < 1:
-            raise errors.InputError(f"{key}={getattr(config, key)}: must be >= 1")
-    if not 0.0 < config.val_fraction < 1.0:
-        raise errors.InputError(f"val_fraction={config.val_fraction}: must be between 0 and 1")
-    if not 0.0 <= config.average_tail < 1.0:
-        raise errors.InputError(f"average_tail={config.average_tail}: must be at least 0 and below 1")
+    for key, value in config.to_dict().items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise errors.InputError(f"{key}={value}: must be a finite number")
+    for key, allowed in RANGES.items():
+        value = getattr(config, key)
+        if not allowed.allows(value):
+            raise errors.InputError(f"{key}={value}: {allowed.what + ', ' if allowed.what else ''}"
+                                    f"must be {allowed.describe()}")
     if config.tta not in TTA_MODES:
         raise errors.InputError(f"tta={config.tta!r}: choose one of {', '.join(TTA_MODES)}")
-    if config.ensemble < 1:
-        raise errors.InputError(f"ensemble={config.ensemble}: must be >= 1")
-    if not 0.0 <= config.erasing <= 1.0:
-        raise errors.InputError(f"erasing={config.erasing}: a probability, must be in [0, 1]")
-    if not 0.0 <= config.cutmix <= 1.0:
-        raise errors.InputError(f"cutmix={config.cutmix}: a probability, must be in [0, 1]")
-    if config.time_budget < 0 or config.dnn_time_budget < 0 or config.max_train_rows < 0:
-        raise errors.InputError("time_budget, dnn_time_budget and max_train_rows must be >= 0 (0 means no limit)")
+    if config.seed + config.ensemble - 1 > MAX_SEED:
+        raise errors.InputError(f"seed={config.seed} with ensemble={config.ensemble}: the members' seeds "
+                                f"{config.seed}..{config.seed + config.ensemble - 1} must be at most {MAX_SEED}")
     return config

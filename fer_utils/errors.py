@@ -1,4 +1,5 @@
-"""The one exception type for bad user input; anything else that escapes is a bug and keeps its traceback."""
+"""The exception type for bad user input (``InputError``, and ``TrainingDiverged``, a kind of it); anything else
+that escapes is a bug and keeps its traceback."""
 
 
 class InputError(ValueError):
@@ -6,4 +7,12 @@ class InputError(ValueError):
 
     The message names what the user must fix. ``fer-workbook`` prints it as one line and exits with 2;
     every other exception is a bug in the workbook and is shown with its traceback.
+    """
+
+
+class TrainingDiverged(InputError):
+    """Training whose loss became NaN or infinite: the settings (the learning rate first) or the data must change.
+
+    An ``InputError`` because the user fixes it, like a bad setting: one line, exit code 2. The run is left
+    unfinished, its last committed epoch the last one before the loss went bad.
     """

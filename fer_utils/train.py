@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from fer_utils import NUM_CLASSES, augment, averaging, callbacks, data, errors, evaluate, models, paths, provenance, runs, synth
+from fer_utils import (CLASS_NAMES, NUM_CLASSES, atomic, augment, averaging, callbacks, data, errors, evaluate,
+                       models, paths, provenance, runs, synth)
 from fer_utils import config as config_module
 
 #: Bump whenever a change to training (pipeline, schedule, callbacks, evaluation) changes what a run
@@ -135,7 +136,8 @@ def load_data(data_path=None, progress=True):
     if not data_path:
         if not _synthetic_written():
             # one writer at a time (parallel notebooks or tests); whoever waited finds it written
-            with runs.lock(paths.SYNTHETIC_CSV.parent, doing="written"):
+            lock_file = paths.SYNTHETIC_CSV.with_name(f".{paths.SYNTHETIC_CSV.name}.lock")
+            with atomic.lock(lock_file, label="the synthetic face set"):
                 if not _synthetic_written():
                     print(f"writing the embedded synthetic face set to {paths.SYNTHETIC_CSV}", file=sys.stderr)
                     synth.write_csv(paths.SYNTHETIC_CSV, progress=progress)
@@ -210,10 +212,17 @@ def split_rows(config, dataset):
     train is the rest, subsampled to ``max_train_rows`` when set.
 
     Raises:
-        fer_utils.data.DataError: no labeled Training rows. fer_utils.errors.InputError: max_train_rows too small.
+        fer_utils.data.DataError: no labeled Training rows, or all of one class (a rare or absent class is
+        fine). fer_utils.errors.InputError: max_train_rows too small.
     """
     indexed = dataclasses.replace(dataset, ids=np.arange(len(dataset)))  # ids carry row numbers through the split
     train_part, val_part = data.train_val_split(indexed, val_fraction=config.val_fraction, seed=config.split_seed)
+    # here, not in data.train_val_split: splitting one class is sound (data.splits for a look at the data), only
+    # training a classifier on it is not, and every run and chapter goes through this split before its directory
+    classes = np.unique(dataset.y[(dataset.usage == "Training") & (dataset.y >= 0)])
+    if len(classes) == 1:
+        raise data.DataError(f"{dataset.source}: every labeled Training row is class {classes[0]} "
+                             f"({CLASS_NAMES[classes[0]]}); a classifier needs at least two classes")
     if config.max_train_rows:
         try:
             train_part = data.subsample(train_part, config.max_train_rows, seed=config.split_seed)
@@ -245,6 +254,10 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
           callbacks=()):
     """Train (or reuse) the run that ``config`` and the data define.
 
+    A finished run whose stored identity matches is reused without taking its lock or writing to it (a
+    read-only runs folder of finished runs works); anything else is trained, resumed or rebuilt under the
+    run's lock.
+
     The run's ``metrics.json`` holds ``splits`` ({part: ``evaluate.classification_metrics``}, every part with
     the run's test-time augmentation, train on a sample of ``TRAIN_EVAL_ROWS``), ``tta``, ``epochs_run``,
     ``best_epoch`` (1-based), ``stopped_by`` ("epochs", "early_stopping" or "time_budget"), ``train_seconds``,
@@ -272,15 +285,18 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
     train_rows, val_rows = split_rows(config, dataset)  # input checks first: no directory for bad input
     identity = run_identity(config, dataset)
     directory = Path(runs_dir or paths.RUNS_DIR) / run_key(config, dataset, identity)
+    if not force and runs.is_reusable(directory, identity):  # no lock, no write: a read-only runs folder works
+        print(f"reusing finished run {directory}", file=sys.stderr)
+        return runs.Run(directory)
     with runs.lock(directory):
+        if force:
+            runs.clear(directory)  # before the identity is written: a retrained run keeps it
         runs.write_json(directory / runs.IDENTITY_FILE, identity)  # first: the run is never taken for a stale one
         problem = runs.unfinished_reason(directory)
         if not problem and not force:
             print(f"reusing finished run {directory}", file=sys.stderr)
             return runs.Run(directory)
-        if force:
-            runs.clear(directory)
-        elif (directory / "metrics.json").exists():  # written last, yet the run is not whole: rebuild it
+        if (directory / "metrics.json").exists():  # written last, yet the run is not whole: rebuild it
             print(f"{directory}: {problem}; rebuilding the run", file=sys.stderr)
             for name in ("metrics.json", "model.keras"):
                 (directory / name).unlink(missing_ok=True)
@@ -289,7 +305,12 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
 
 
 def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callbacks):
-    """Train a locked run directory from scratch or from its last finished epoch; evaluate; write metrics last."""
+    """Train a locked run directory from scratch or from its last finished epoch; evaluate; write metrics last.
+
+    Raises:
+        fer_utils.errors.TrainingDiverged: the loss became NaN or infinite; the run stays unfinished, its state
+        that of the last epoch before (``callbacks.DivergenceGuard``).
+    """
     parts = runs.parts_from_rows(dataset, *rows)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
@@ -330,15 +351,20 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
     run_state = callbacks.RunState(directory, config.patience, state, budget, schedule, config.average_tail)
     stopped_by = state.get("stopped_by")
     if not stopped_by:
-        try:
+        bar = callbacks.ProgressBar(config.epochs, steps, progress, budget)
+        try:  # the guard before run_state: a NaN epoch is never committed (callbacks.DivergenceGuard)
             model.fit(train_data, validation_data=val_data, epochs=config.epochs, initial_epoch=epochs_done,
                       steps_per_epoch=steps, shuffle=False, verbose=0,  # the pipeline shuffles
-                      callbacks=[schedule, budget, run_state,
-                                 callbacks.ProgressBar(config.epochs, steps, progress, budget), *extra_callbacks])
+                      callbacks=[schedule, budget, callbacks.DivergenceGuard(), run_state, bar, *extra_callbacks])
         except KeyboardInterrupt:
             done = callbacks.read_state(directory).get("epochs_done", 0)
             raise runs.Interrupted(f"interrupted after epoch {done} of at most {config.epochs}; run the same command "
                                    f"to resume ({directory})") from None
+        except callbacks.Diverged as diverged:
+            bar.on_train_end()  # close the bar before the one-line message
+            raise errors.TrainingDiverged(
+                f"training diverged: {diverged}; lower learning_rate (now {config.learning_rate:g}) or check the "
+                f"data; the run was not saved as finished ({directory})") from None
         stopped_by = ("time_budget" if budget.triggered else "early_stopping" if run_state.early_stopped
                       else "epochs")
         callbacks.mark_stopped(directory, stopped_by)
@@ -416,7 +442,7 @@ def train_ensemble(config, dataset, *, runs_dir=None, force=False, progress=True
     runs_dir = Path(runs_dir or paths.RUNS_DIR)
     identity = run_identity(config, dataset)
     directory = runs_dir / run_key(config, dataset, identity)
-    if not runs.unfinished_reason(directory) and not force:
+    if not force and runs.is_reusable(directory, identity):  # no lock, no write: a read-only runs folder works
         print(f"reusing finished run {directory}", file=sys.stderr)
         return runs.Run(directory)
     members = []

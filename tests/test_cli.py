@@ -181,11 +181,12 @@ def test_render_writes_the_html_report_from_executed_notebooks(tmp_path, capsys)
     for number in (1, 2):
         notebook = nbformat.v4.new_notebook()
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        parameters = nbformat.v4.new_code_cell('data_path: str = ""  # data')
+        parameters = nbformat.v4.new_code_cell('data_path: str = ""  # data', execution_count=1)
         parameters.metadata["tags"] = ["parameters"]
         notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
                           parameters]
         nbformat.write(notebook, str(executed / f"0{number}-q.ipynb"))
+    (executed / report.MANIFEST).write_text('{"notebooks": ["01-q.ipynb", "02-q.ipynb"]}')  # run writes it last
     assert cli.main(["--quiet", "render", "--executed", str(executed), "--out", str(tmp_path), "--no-pdf",
                      "--name", "Lin Mei", "--student-id", "R01"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "report.html")
@@ -200,6 +201,7 @@ def test_runs_lists_the_runs_and_prunes_stale_ones(tmp_path, capsys):
     stale = tmp_path / "runs" / "vgg-quick-0123456789ab"
     stale.mkdir(parents=True)
     (stale / "config.json").write_text('{"model": "vgg", "profile": "quick"}')
+    (stale / "metrics.json").write_text('{"splits": {}}')  # finished before runs stored their identity
     assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "vgg-quick-0123456789ab" in out and "stale (made before runs stored their identity)" in out
@@ -217,3 +219,36 @@ def test_help_and_render_start_without_importing_tensorflow():
             "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))")
     printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert printed.strip() == "[]"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "seed=-1: must be in [0, 4294967295]"),
+    (["--seed", str(2**40)], f"seed={2**40}: must be in [0, 4294967295]"),
+    (["--time-budget", "nan"], "time_budget=nan: must be a finite number"),
+    (["--time-budget", "inf"], "time_budget=inf: must be a finite number"),
+    (["--ensemble", "1000000"], "ensemble=1000000: must be in [1, 50]"),
+    (["--param", "learning_rate=nan"], "learning_rate=nan: must be a finite number"),
+])
+def test_train_refuses_settings_out_of_range_before_making_a_run_directory(args, message, tmp_path, monkeypatch,
+                                                                            capsys):
+    from fer_utils import paths, train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")  # checked first: the old code wrote identity.json, then got here
+
+    monkeypatch.setattr(train, "_fit", no_training)
+    data_file = synth.write_csv(tmp_path / "fer2013.csv", n=140, seed=1, progress=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "train", "--data", str(data_file), "--param", "epochs=1", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("fer-workbook train: error: ") and message in err, err
+    assert not paths.RUNS_DIR.exists() or not any(paths.RUNS_DIR.iterdir())
+
+
+def test_ensemble_help_names_its_bound(capsys):
+    from fer_utils import config
+
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert f"at most {config.MAX_ENSEMBLE}" in " ".join(capsys.readouterr().out.split())

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_utils import callbacks, config, data, models, runs, synth, train
+from fer_utils import atomic, callbacks, config, data, models, runs, synth, train
 
 TINY = {"max_train_rows": 0, "epochs": 2, "batch_size": 32, "patience": 5, "time_budget": 0.0}
 
@@ -88,6 +88,18 @@ def test_train_writes_a_run_and_reuses_it(tiny, tmp_path, capsys):
     assert again.directory == run.directory
     assert "reusing finished run" in capsys.readouterr().err
     assert train.run_key(tiny_config(seed=1), tiny) != run.directory.name
+
+
+def test_a_finished_run_in_a_read_only_runs_folder_is_reused_and_listed(tiny, tmp_path, refuse_writes, capsys):
+    first = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
+    run = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False, force=True)
+    assert run.directory == first.directory and run.identity == train.run_identity(tiny_config(epochs=1), tiny)
+    capsys.readouterr()
+    refuse_writes(tmp_path / "runs")  # a shared, finished set of runs (`chmod -R a-w runs`)
+    again = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
+    assert again.directory == run.directory and "reusing finished run" in capsys.readouterr().err
+    (row,) = runs.list_runs(tmp_path / "runs")
+    assert row["state"] == "finished" and row["accuracy"] == run.metrics["splits"]["val"]["accuracy"]
 
 
 def test_training_is_deterministic_under_a_seed(tiny, tmp_path):
@@ -296,14 +308,15 @@ def test_time_budget_anneals_the_learning_rate(tiny, tmp_path):
         def on_train_batch_end(self, batch, logs=None):
             rates.append(float(self.model.optimizer.learning_rate.numpy()))
 
-    settings = tiny_config(epochs=200, time_budget=0.1, warmup_epochs=0.0)  # 6 s: a few epochs of 200
+    # 6 s: a few epochs of 200; patience 200, so only the budget can stop it (patience 5 fitted in 6 s on a fast machine)
+    settings = tiny_config(epochs=200, time_budget=0.1, warmup_epochs=0.0, patience=200)
     run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, callbacks=[_Record()])
     assert run.metrics["stopped_by"] == "time_budget" and run.metrics["epochs_run"] < 200
     assert rates[0] == pytest.approx(settings.learning_rate, rel=0.05)
     assert rates[-1] < 0.1 * settings.learning_rate             # annealed by the budget, not by epoch 200
 
 
-def test_ensemble_averages_members_that_share_one_split(tiny, tmp_path):
+def test_ensemble_averages_members_that_share_one_split(tiny, tmp_path, monkeypatch, refuse_writes, capsys):
     settings = tiny_config(epochs=1, ensemble=2, tta="flip")
     run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
     members = run.members
@@ -319,6 +332,10 @@ def test_ensemble_averages_members_that_share_one_split(tiny, tmp_path):
     assert set(run.metrics["splits"]) == {"train", "val", "PublicTest", "PrivateTest"}
     assert len(run.history) == 1
     assert runs.load_run(run.directory).members[1].directory == members[1].directory
+    refuse_writes(tmp_path / "runs")  # a finished ensemble is reused without writing
+    capsys.readouterr()
+    assert train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False).directory == run.directory
+    assert "reusing finished run" in capsys.readouterr().err
 
 
 def test_a_changed_architecture_or_training_code_trains_a_new_run(tiny, tmp_path, monkeypatch):
@@ -341,9 +358,10 @@ def test_a_changed_architecture_or_training_code_trains_a_new_run(tiny, tmp_path
 
 def test_runs_lists_and_prunes_what_the_code_no_longer_produces(tiny, tmp_path, monkeypatch):
     run = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
-    legacy = tmp_path / "runs" / "vgg_small-quick-0123456789ab"  # made before runs stored an identity
+    legacy = tmp_path / "runs" / "vgg_small-quick-0123456789ab"  # finished before runs stored an identity
     legacy.mkdir()
     (legacy / "config.json").write_text('{"model": "vgg_small", "profile": "quick"}')
+    (legacy / "metrics.json").write_text('{"splits": {}}')
     rows = {row["run"]: row for row in runs.list_runs(tmp_path / "runs")}
     assert rows[run.directory.name]["state"] == "finished" and rows[legacy.name]["state"] == "stale"
     assert rows[run.directory.name]["data"] == "synthetic (seed 3, 420 faces)"
@@ -379,7 +397,7 @@ def test_the_embedded_set_is_written_once_when_two_processes_ask_for_it(tmp_path
     monkeypatch.setattr(synth, "write_csv", lambda path, progress: writes.append(path) or write_csv(path, n=70,
                                                                                                    progress=False))
     loaded, said = [], ""
-    with runs.lock(target.parent, doing="written"):  # another process is writing the set
+    with atomic.lock(target.with_name(".fer2013.csv.gz.lock")):  # another process is writing the set
         asker = threading.Thread(target=lambda: loaded.append(train.load_data(None, progress=False)))
         asker.start()
         deadline = time.monotonic() + 60
@@ -389,8 +407,133 @@ def test_the_embedded_set_is_written_once_when_two_processes_ask_for_it(tmp_path
             said += capsys.readouterr().err
         write_csv(target, n=70, progress=False)
     asker.join(60)
-    assert f"synthetic is being written by process {__import__('os').getpid()}" in said
+    assert f"the synthetic face set is being written by process {__import__('os').getpid()}" in said
     assert writes == [] and len(loaded[0].y) == 70  # it read the writer's file instead of writing its own
     target.unlink()  # missing, nobody writing: the asker writes it
     assert len(train.load_data(None, progress=False).y) == 70 and writes == [target]
     assert "writing the embedded synthetic face set" in capsys.readouterr().err
+
+
+class _PoisonAtEpoch(keras.callbacks.Callback):
+    """Sets every weight to NaN when epoch ``epoch`` (0-based) begins: its first batch's loss is NaN. (Every one: a
+    NaN first kernel alone is hidden by the ReLU after it, which oneDNN computes as max(NaN, 0) = 0.)"""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            for weights in self.model.trainable_variables:
+                weights.assign(np.full(weights.shape, np.nan, dtype=weights.dtype))
+
+
+def test_a_diverging_run_stops_in_its_first_nan_batch_and_commits_no_nan_epoch(tiny, tmp_path, monkeypatch):
+    """Epoch 1 trains; epoch 2's weights turn NaN: training ends in that epoch's first batch, epoch 1 stays the
+    committed (and best) state, nothing marks the run finished, and the same command resumes from epoch 1."""
+    from fer_utils import errors
+
+    narrow = models.PRESETS["vgg_small"]  # narrow widths keep it seconds
+    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
+    settings = tiny_config(epochs=2)
+    directory = tmp_path / "runs" / train.run_key(settings, tiny)
+    seen = []
+
+    class _Batches(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    with pytest.raises(errors.InputError) as diverged:
+        train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False,
+                    callbacks=[_PoisonAtEpoch(1), _Batches()])
+    assert isinstance(diverged.value, errors.TrainingDiverged)
+    message = str(diverged.value)
+    assert message == (f"training diverged: the loss became nan in epoch 2 (batch 1); lower learning_rate (now "
+                       f"{settings.learning_rate:g}) or check the data; the run was not saved as finished "
+                       f"({directory})")
+    steps = train.steps_per_epoch(len(train.split_rows(settings, tiny)[0]), settings.batch_size)
+    assert len(seen) == steps  # epoch 1's batches; epoch 2 stopped in its first (the guard runs before these)
+    assert not (directory / "metrics.json").exists() and not (directory / "model.keras").exists()
+    state = callbacks.read_state(directory)
+    assert state["epochs_done"] == 1 and state["best_epoch"] == 0 and "stopped_by" not in state
+    assert np.isfinite([row["loss"] for row in state["history"]]).all()
+    assert runs.unfinished_reason(directory)
+
+    resumed = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
+    assert list(resumed.history["epoch"]) == [0, 1] and np.isfinite(resumed.history["loss"]).all()
+
+
+def test_a_huge_learning_rate_exits_2_with_one_line_and_no_finished_run(tiny_csv, tmp_path, capsys):
+    """`fer-workbook train --param learning_rate=1e30`: NaN from the second batch on; one line, exit 2."""
+    from fer_utils import cli, paths
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "train", "--data", str(tiny_csv), "--param", "learning_rate=1e30",
+                  *[f"--param={key}={value}" for key, value in TINY.items()]])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("fer-workbook train: error: training diverged: the loss became nan in epoch 1 (batch ")
+    assert "lower learning_rate (now 1e+30)" in err and "the run was not saved as finished" in err
+    assert captured.out == ""  # no metrics printed
+    [directory] = paths.RUNS_DIR.iterdir()
+    assert str(directory) in err
+    assert not (directory / "metrics.json").exists() and not (directory / "model.keras").exists()
+    assert callbacks.read_state(directory) == {}  # not one epoch committed
+
+
+def _state_after(epochs):
+    """The committed state of a RunState fed the (val_loss, val_accuracy) of successive epochs."""
+    import tempfile
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(7)])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    directory = tempfile.mkdtemp()
+    run_state = callbacks.RunState(directory, patience=10)
+    run_state.set_model(model)
+    for epoch, (val_loss, val_accuracy) in enumerate(epochs):
+        run_state.on_epoch_end(epoch, {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": val_accuracy,
+                                       "learning_rate": 1e-3})
+    return callbacks.read_state(directory)
+
+
+def test_a_nan_validation_is_never_the_best_epoch():
+    nan = float("nan")
+    state = _state_after([(1.5, 0.40), (nan, 0.90), (1.4, nan), (float("inf"), 0.95)])
+    assert state["best_epoch"] == 0 and state["best_val_accuracy"] == 0.40 and state["wait"] == 3
+    assert _state_after([(nan, 0.90)])["best_epoch"] == -1
+
+
+def test_the_divergence_guard_stops_on_a_nan_or_infinite_loss():
+    guard = callbacks.DivergenceGuard()
+    guard.on_train_batch_end(3, {"loss": 2.0})
+    guard.on_epoch_end(0, {"loss": 2.0, "val_loss": 1.9})
+    for hook, args, expected in ((guard.on_train_batch_end, (4, {"loss": float("nan")}), ("the loss", "nan", 4)),
+                                 (guard.on_train_batch_end, (0, {"loss": float("inf")}), ("the loss", "inf", 0)),
+                                 (guard.on_epoch_end, (2, {"loss": 2.0, "val_loss": float("nan")}),
+                                  ("the validation loss", "nan", None))):
+        guard.epoch = 2
+        with pytest.raises(callbacks.Diverged) as stopped:
+            hook(*args)
+        assert (stopped.value.what, str(stopped.value.value), stopped.value.batch) == expected
+        assert stopped.value.epoch == 2
+
+
+def test_training_on_one_class_is_refused_naming_the_file_and_the_class(tmp_path):
+    from fer_utils import errors
+
+    pixels = [" ".join(str((row * 31 + column) % 256) for column in range(2304)) for row in range(12)]
+    path = tmp_path / "train.csv"
+    path.write_text("label,feature\n" + "".join(f"3,{row}\n" for row in pixels))
+    with pytest.raises(errors.InputError) as refused:
+        train.train(tiny_config(), path, runs_dir=tmp_path / "runs", progress=False)
+    assert str(refused.value) == (f"{path}: every labeled Training row is class 3 (happy); a classifier needs at "
+                                  "least two classes")
+    assert not (tmp_path / "runs").exists(), "input is checked before a run directory is made"
+
+
+def test_a_class_that_is_rare_or_absent_is_allowed(tiny):
+    without_disgust = tiny.subset(np.flatnonzero(tiny.y != 1))
+    train_rows, _ = train.split_rows(tiny_config(), without_disgust)
+    assert len(train_rows) and 1 not in set(without_disgust.y[train_rows])
