@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[$(TF_EXTRA)]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[$(TF_EXTRA),test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name fer-workbook --display-name "Python (fer-workbook)"
 	touch $@
 

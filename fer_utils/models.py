@@ -5,6 +5,7 @@ inside the model, ends with a layer named ``logits`` (pre-softmax scores, used b
 ``probabilities`` softmax. Use ``build(name)`` to get one by name.
 """
 
+import contextlib
 import math
 
 import keras
@@ -194,8 +195,8 @@ def dnn_parameter_count(hidden_units):
     return total + previous * NUM_CLASSES + NUM_CLASSES
 
 
-def dnn_matching(model_or_count, depth=3, dropout_rate=0.3, tolerance=0.01):
-    """A DNN whose parameter count is within ``tolerance`` of a given CNN's, solving for the widths.
+def matching_widths(model_or_count, depth=3, tolerance=0.01):
+    """Hidden widths of a ``dnn`` whose parameter count is within ``tolerance`` of a given CNN's.
 
     With all ``depth`` hidden layers of width h the count is quadratic in h:
     (depth-1) h^2 + (2304 + 7 + 5 depth + (depth-1)) h + 7. We take the floor of its positive root
@@ -205,10 +206,9 @@ def dnn_matching(model_or_count, depth=3, dropout_rate=0.3, tolerance=0.01):
     Args:
         model_or_count: a Keras model (its ``count_params()``) or a parameter count.
         depth: hidden layers of the DNN.
-        dropout_rate: dropout after each hidden layer.
         tolerance: allowed relative difference of parameter counts.
     Returns:
-        A ``keras.Model`` named ``dnn``.
+        The widths, a tuple of ``depth`` ints (e.g. ``(144, 144, 141)`` for 70,551 parameters).
     Raises:
         ValueError: the target is too small for one hidden unit, or no width lands within tolerance.
     """
@@ -231,6 +231,18 @@ def dnn_matching(model_or_count, depth=3, dropout_rate=0.3, tolerance=0.01):
         raise ValueError(
             f"closest DNN {hidden_units} is {error:.1%} off {target} parameters; try another depth"
         )
+    return hidden_units
+
+
+def dnn_matching(model_or_count, depth=3, dropout_rate=0.3, tolerance=0.01):
+    """A ``dnn`` whose parameter count is within ``tolerance`` of a given CNN's (widths from ``matching_widths``).
+
+    Returns:
+        A ``keras.Model`` named ``dnn``.
+    Raises:
+        ValueError: the target is too small for one hidden unit, or no width lands within tolerance.
+    """
+    hidden_units = matching_widths(model_or_count, depth, tolerance)
     model = dnn(hidden_units, dropout_rate=dropout_rate)
     assert model.count_params() == dnn_parameter_count(hidden_units)
     return model
@@ -258,18 +270,75 @@ def flops_per_image(model):
     return int(total)
 
 
-#: Presets by name: ``build(name, **overrides)`` calls these.
-PRESETS = {
-    "seed2017": seed2017,
-    "vgg": vgg,
+#: The VGG-style presets as options of ``vgg`` (Q1's notebook writes the same network out and builds it with these).
+VGG_PRESETS = {
+    "vgg": {},
     # the cpu profile's model: one conv at 48x48 instead of two (the 48x48x32 convolutions are memory-bound on
     # CPU; `make bench` prints the images/s of each preset) and no dropout: random erasing regularises instead
-    "vgg_fast": lambda **kw: vgg(**{"convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0, "name": "vgg_fast", **kw}),
+    "vgg_fast": {"convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0, "name": "vgg_fast"},
     # the quick profile's model: small widths, one conv at 48x48 as in vgg_fast, no dense layer and no dropout,
     # so the quick profile's budget trains several epochs on 2 CPU cores
-    "vgg_small": lambda **kw: vgg(**{"widths": (16, 32, 64), "convs_per_stage": (1, 2, 2), "dropout_rate": 0.0,
-                                     "dense_units": 0, "name": "vgg_small", **kw}),
+    "vgg_small": {"widths": (16, 32, 64), "convs_per_stage": (1, 2, 2), "dropout_rate": 0.0, "dense_units": 0,
+                  "name": "vgg_small"},
 }
+
+#: Presets by name: ``build(name, **overrides)`` calls these.
+PRESETS = {"seed2017": seed2017,
+           **{name: (lambda options: lambda **kw: vgg(**{**options, **kw}))(options)
+              for name, options in VGG_PRESETS.items()}}
+
+
+def vgg_options(name):
+    """Every option of ``vgg`` for the VGG-style preset ``name``: its own and ``vgg``'s defaults.
+
+    Returns:
+        {"widths", "convs_per_stage" (one count per stage), "dense_units", "dropout_rate", "name"}.
+    Raises:
+        ValueError: ``name`` is not a VGG-style preset.
+    """
+    import inspect
+
+    if name not in VGG_PRESETS:
+        raise ValueError(f"{name!r} is not a VGG-style preset; choose one of {', '.join(VGG_PRESETS)}")
+    defaults = {key: parameter.default for key, parameter in inspect.signature(vgg).parameters.items()}
+    options = {**defaults, **VGG_PRESETS[name]}
+    convs = options["convs_per_stage"]
+    convs = (convs,) * len(options["widths"]) if isinstance(convs, int) else tuple(convs)
+    return {"widths": tuple(options["widths"]), "convs_per_stage": convs, "dense_units": options["dense_units"],
+            "dropout_rate": options["dropout_rate"], "name": options["name"]}
+
+
+def architecture(model):
+    """A model's architecture as text: its Keras config as sorted JSON (what a run's identity hashes)."""
+    import json
+
+    return json.dumps(model.get_config(), sort_keys=True, default=str)
+
+
+def from_architecture(text):
+    """A fresh model (new, seeded weights) from the JSON ``model.to_json()`` wrote.
+
+    Raises:
+        fer_utils.errors.InputError: text that is not a model this package can rebuild.
+    """
+    from fer_utils import errors
+
+    try:
+        return keras.models.model_from_json(text)
+    except (TypeError, ValueError, KeyError) as error:
+        raise errors.InputError(f"not a model architecture this workbook can rebuild ({type(error).__name__}: "
+                                f"{str(error)[:200]})") from None
+
+
+@contextlib.contextmanager
+def float32_policy():
+    """Build models in float32 for the block, whatever the global mixed-precision policy (restored after)."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def build(name, **options):

@@ -259,6 +259,7 @@ img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
 .fer-references h1 { font-size: 11pt; margin: 0 0 1mm; }
 .fer-references li { margin-bottom: 0.5mm; }
 .fer-collaborators { margin: 0 0 1mm; }
+.fer-computed { font-size: 8pt; color: #555; font-style: italic; margin: 0 0 1mm; }
 .fer-banner { text-align: center; font-weight: bold; color: #9a1b1b; background: #fde8e8;
               border: 1px solid #9a1b1b; padding: 1mm; font-size: 9pt; }
 .fer-header { border-bottom: 2px solid #333; margin-bottom: 6mm; }
@@ -575,8 +576,25 @@ def _cite(text):
     return text
 
 
+#: The student's own 說明 (a markdown cell, empty in the committed notebooks) and the computed one after it.
+STUDENT_EXPLANATION, COMPUTED_EXPLANATION = "student-explanation", "computed-explanation"
+COMPUTED_NOTE = ('<p class="fer-computed">（以下由本次執行的數據自動產生；在筆記本的說明格寫下你自己的說明，它會取代這段。）'
+                 "Computed from this run's numbers: write your own explanation in the notebook's 說明 cell and it "
+                 "takes this place.</p>")
+KEY_NUMBERS_HEADING = "#### 數據重點 / Key numbers"
+
+
+def student_text(source):
+    """A student's 說明 cell without its HTML comments (the committed cell holds only a comment)."""
+    return re.sub(r"<!--.*?-->", "", source, flags=re.S).strip()
+
+
 def _report_cells(notebook, counters=None):
     """The cells that go into the report, chosen by their tags (the Jupyter Book convention).
+
+    A markdown cell tagged ``student-explanation`` prints as the student wrote it, and the computed explanation
+    after it (tagged ``computed-explanation``) under 「數據重點 / Key numbers」; left empty, it prints a note
+    that the computed explanation below stands in for it.
 
     ``remove-cell`` drops a cell, ``remove-input`` its code (all code is hidden anyway), ``remove-output`` its
     outputs; papermill's ``parameters``/``injected-parameters`` cells and stderr (progress bars, warnings) never
@@ -590,8 +608,16 @@ def _report_cells(notebook, counters=None):
 
     counters = counters if counters is not None else {}
     cells = []
+    student_wrote = False
     for cell in notebook.cells:
         tags = set(cell.get("metadata", {}).get("tags", []))
+        if STUDENT_EXPLANATION in tags:  # the student's 說明 prints as written; empty, the computed one stands in
+            text = student_text(cell.source)
+            student_wrote = bool(text)
+            cells.append(nbformat.v4.new_markdown_cell(_cite(text) if text else COMPUTED_NOTE))
+            continue
+        if COMPUTED_EXPLANATION in tags and student_wrote and cell.get("outputs"):
+            cells.append(nbformat.v4.new_markdown_cell(KEY_NUMBERS_HEADING))
         if cell.cell_type == "code":
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":

@@ -1,10 +1,12 @@
 """Saved training runs: what a run directory holds, loading it, its split and data origin, listing and pruning.
 
 A run directory ``runs/<model>-<profile>-<hash>/`` is named by a hash of everything that shaped the run
-(``fer_utils.train.run_identity``: the data's content hash, the resolved config, the model's architecture and
+(``fer_utils.identity``: the data's content hash, the resolved config, the model's architecture and
 the training-code version) and holds:
 
 - ``identity.json``: that identity, so ``prune`` can tell whether the current code still produces the run;
+- ``architecture.json``: the Keras JSON of the model, when a notebook passed its own model in (a run of a preset
+  is judged by rebuilding the preset);
 - ``config.json``: the resolved config plus facts about the run (parameters, rows, ``data_origin``);
 - ``split.npz``: the row indices of the train and validation parts in the data (``train``, ``val``);
 - ``model.keras`` (the best epoch on validation), ``history.csv``/``history.json`` and ``metrics.json``,
@@ -13,7 +15,7 @@ the training-code version) and holds:
 An ensemble's directory (``ensemble<N>-...``) has ``members.json`` (its member runs) instead of weights.
 
 What counts as a run (``is_run``; ``prune`` deletes nothing else): a real folder, not a symbolic link, named as
-``train.run_key`` names runs (``[ensemble<N>-]<model>-<profile>-<12 hex digits>``, the profile one of
+``identity.run_key`` names runs (``[ensemble<N>-]<model>-<profile>-<12 hex digits>``, the profile one of
 ``config.PROFILE_NAMES``) that holds, as regular files or folders:
 
 - ``identity.json`` (every run since identities are stored: written first, right after the lock); or
@@ -50,13 +52,13 @@ IDENTITY_FILE = "identity.json"
 LOCK_FILE = ".lock"
 #: ``fer_utils.callbacks.BACKUP_DIR`` (importing callbacks loads Keras): an interrupted run's resumable state.
 BACKUP_DIR = "backup"
-#: The name ``train.run_key`` gives a run directory; the model part may be e.g. ``dnn_vgg_small``.
+#: The name ``identity.run_key`` gives a run directory; the model part may be e.g. ``dnn_vgg_small``.
 RUN_NAME = re.compile(rf"(ensemble[0-9]+-)?[A-Za-z0-9_]+-"
                       rf"({'|'.join(map(re.escape, config_module.PROFILE_NAMES))})-[0-9a-f]{{12}}")
 #: The temporary ``paths.atomic_write`` writes a run's identity to before renaming it into place.
 _IDENTITY_TEMPORARY = re.compile(r"\.identity\.json\.[0-9a-f]{8}\.tmp")
 #: The runs folder's own files (not runs, not foreign either).
-OWN_FILES = frozenset({LOCK_FILE})
+OWN_FILES = frozenset({LOCK_FILE, ".workbook"})  # .workbook: which CNN Q1 trained last (fer_utils.workbook)
 #: ``list_runs`` states ``prune`` looks at: stale runs go; anything that is not a run makes it refuse.
 STALE, NOT_A_RUN = "stale", "not a run"
 
@@ -136,7 +138,7 @@ def is_reusable(directory, identity):
 
     Args:
         directory: a run directory (it may not exist).
-        identity: the identity the current code computes for the run (``train.run_identity``).
+        identity: the identity the current code computes for the run (``identity.run_identity``).
     Returns:
         True when the run is finished (``unfinished_reason``) and its ``identity.json`` equals ``identity``;
         False when anything is missing, unreadable or different.
@@ -465,7 +467,7 @@ def stale_reason(run):
     current code computes from its stored config and data hash (model architecture, training-code version,
     config fields) names another directory.
     """
-    from fer_utils import train  # train imports this module
+    from fer_utils import identity as identities  # Keras, for the architecture: imported when judging
 
     identity = run.identity
     if not identity:
@@ -473,7 +475,9 @@ def stale_reason(run):
             return "stopped before it wrote anything"
         return "made before runs stored their identity"
     try:
-        current = train.identity_from(identity["config"], identity["data"])
+        stored = run.directory / identities.ARCHITECTURE_FILE  # the model a notebook passed in, if it did
+        current = identities.identity_from(identity["config"], identity["data"],
+                                           stored.read_text() if stored.exists() else None)
     except (errors.InputError, KeyError, TypeError) as error:
         return f"its config no longer resolves ({error})"
     if current == identity:

@@ -1,7 +1,7 @@
 """Training: the tf.data pipeline, augmentation, the schedule and callbacks, and the fit of one run.
 
 ``train()`` trains the run that a config and the data define, or reuses it: the run directory is named by
-``run_identity`` (data content, resolved config, model architecture, ``TRAINING_CODE_VERSION``), so a change
+``fer_utils.identity`` (data content, resolved config, model architecture, training-code version), so a change
 to any of them trains a new run instead of reusing old weights. What a run directory holds is described in
 ``fer_utils.runs``. One process trains a run at a time (``runs.lock``); an interrupted run, by Ctrl-C or a
 kill at any moment, resumes exactly from its last finished epoch (``callbacks.RunState``): the same weights,
@@ -10,8 +10,7 @@ never stopped.
 """
 
 import dataclasses
-import hashlib
-import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,12 +21,8 @@ import pandas as pd
 import tensorflow as tf
 
 from fer_utils import (CLASS_NAMES, NUM_CLASSES, atomic, augment, averaging, callbacks, data, errors, evaluate,
-                       models, paths, provenance, runs, synth)
-from fer_utils import config as config_module
+                       identity, models, paths, provenance, runs, synth)
 
-#: Bump whenever a change to training (pipeline, schedule, callbacks, evaluation) changes what a run
-#: learns or reports: every run made before then stops being reused and ``fer-workbook runs --prune`` drops it.
-TRAINING_CODE_VERSION = 4
 #: The training split's accuracy (for the train-test gap) is measured on a seeded sample of this many faces,
 #: with the same test-time augmentation as the held-out splits.
 TRAIN_EVAL_ROWS = 5000
@@ -150,61 +145,6 @@ def _synthetic_written():
     return paths.SYNTHETIC_CSV.exists() and provenance.is_synthetic(provenance.data_origin(paths.SYNTHETIC_CSV))
 
 
-def build_model(config):
-    """The model a config names (a DNN matched to ``config.match`` when model is "dnn").
-
-    Raises:
-        fer_utils.errors.InputError: model "dnn" without ``match``, or an unknown preset.
-    """
-    try:
-        if config.model == "dnn":
-            if not config.match:
-                raise errors.InputError("model=dnn needs match=<preset>, the CNN whose parameter count it matches")
-            return models.dnn_matching(models.build(config.match))
-        return models.build(config.model)
-    except errors.InputError:
-        raise
-    except ValueError as error:  # models.build: unknown preset or option
-        raise errors.InputError(f"model={config.model!r}: {error}") from None
-
-
-def identity_from(config_dict, data_hash):
-    """What a run's name hashes: data, resolved config, model architecture and training-code version.
-
-    Args:
-        config_dict: a ``Config.to_dict()`` (as stored in a run's identity).
-        data_hash: the data's SHA-256 (``Dataset.content_hash``).
-    Returns:
-        {"data", "config", "model" (SHA-256 of the model's Keras config, built in float32), "code"}.
-    Raises:
-        fer_utils.errors.InputError: a config that no longer resolves or names an unknown model.
-    """
-    settings = dict(config_dict)
-    config = config_module.resolve(settings.pop("profile"), **settings)
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")  # the architecture, not the device, names the run
-    try:
-        architecture = json.dumps(build_model(config).get_config(), sort_keys=True, default=str)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    return {"data": data_hash, "config": config.to_dict(), "model": hashlib.sha256(architecture.encode()).hexdigest(),
-            "code": TRAINING_CODE_VERSION}
-
-
-def run_identity(config, dataset):
-    """``identity_from`` for a Config and a Dataset."""
-    return identity_from(config.to_dict(), dataset.content_hash)
-
-
-def run_key(config, dataset, identity=None):
-    """The run-directory name: model, profile and a hash of ``run_identity`` (an ensemble's starts "ensembleN-")."""
-    identity = identity or run_identity(config, dataset)
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
-    model_name = f"dnn_{config.match}" if config.model == "dnn" else config.model
-    prefix = f"ensemble{config.ensemble}-" if config.ensemble > 1 else ""
-    return f"{prefix}{model_name}-{config.profile}-{digest}"
-
-
 def split_rows(config, dataset):
     """(train rows, val rows): the row indices of the config's train and validation parts of ``dataset``.
 
@@ -250,8 +190,8 @@ def evaluate_parts(model, parts, tta, seed=0, known=None):
     return {name: measured[name] for name in parts if name in measured}
 
 
-def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, progress=True, strategy=None,
-          callbacks=()):
+def train(config, data_path=None, *, dataset=None, model=None, runs_dir=None, force=False, progress=True,
+          strategy=None, callbacks=()):
     """Train (or reuse) the run that ``config`` and the data define.
 
     A finished run whose stored identity matches is reused without taking its lock or writing to it (a
@@ -267,6 +207,9 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
         config: a resolved ``fer_utils.config.Config``.
         data_path: the data to train on; None for the embedded synthetic set.
         dataset: an already loaded Dataset (takes the place of ``data_path``).
+        model: a Keras model to train (its architecture; it is rebuilt with seeded weights in the run), e.g. the
+            CNN a notebook wrote out; None for the preset ``config.model`` names. ``config.model`` names the
+            run (the model's name, or "dnn" with ``match`` naming its CNN).
         runs_dir: parent of run directories (default ``paths.RUNS_DIR``).
         force: retrain even when a finished run exists.
         progress: show progress bars.
@@ -279,19 +222,23 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
         directory is made.
     """
     dataset = dataset if dataset is not None else load_data(data_path, progress)
+    architecture = _architecture_of(model, config)
     if config.ensemble > 1:
-        return train_ensemble(config, dataset, runs_dir=runs_dir, force=force, progress=progress, strategy=strategy,
-                              callbacks=callbacks)
+        return train_ensemble(config, dataset, model=model, runs_dir=runs_dir, force=force, progress=progress,
+                              strategy=strategy, callbacks=callbacks)
     train_rows, val_rows = split_rows(config, dataset)  # input checks first: no directory for bad input
-    identity = run_identity(config, dataset)
-    directory = Path(runs_dir or paths.RUNS_DIR) / run_key(config, dataset, identity)
-    if not force and runs.is_reusable(directory, identity):  # no lock, no write: a read-only runs folder works
+    expected = identity.run_identity(config, dataset, architecture)
+    directory = Path(runs_dir or paths.RUNS_DIR) / identity.run_key(config, expected)
+    if not force and runs.is_reusable(directory, expected):  # no lock, no write: a read-only runs folder works
         print(f"reusing finished run {directory}", file=sys.stderr)
         return runs.Run(directory)
     with runs.lock(directory):
         if force:
             runs.clear(directory)  # before the identity is written: a retrained run keeps it
-        runs.write_json(directory / runs.IDENTITY_FILE, identity)  # first: the run is never taken for a stale one
+        runs.write_json(directory / runs.IDENTITY_FILE, expected)  # first: the run is never taken for a stale one
+        if architecture is not None:  # the model passed in, to judge the run by (runs.stale_reason)
+            with paths.atomic_write(directory / identity.ARCHITECTURE_FILE, "w") as handle:
+                handle.write(architecture)
         problem = runs.unfinished_reason(directory)
         if not problem and not force:
             print(f"reusing finished run {directory}", file=sys.stderr)
@@ -301,10 +248,27 @@ def train(config, data_path=None, *, dataset=None, runs_dir=None, force=False, p
             for name in ("metrics.json", "model.keras"):
                 (directory / name).unlink(missing_ok=True)
         return _fit(config, dataset, (train_rows, val_rows), directory, progress=progress, strategy=strategy,
-                    extra_callbacks=callbacks)
+                    extra_callbacks=callbacks, architecture=architecture)
 
 
-def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callbacks):
+def _architecture_of(model, config):
+    """The Keras JSON of a model passed to ``train`` (None for none), after checking it can name a run.
+
+    Raises:
+        fer_utils.errors.InputError: a name that cannot be part of a folder name, or a model whose name is
+            not ``config.model`` (a CNN) although the config names a preset.
+    """
+    if model is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", model.name):
+        raise errors.InputError(f"model name {model.name!r}: use letters, digits and _ (it names the run's folder), "
+                                "e.g. keras.Model(inputs, outputs, name=\"my_cnn\")")
+    if config.model not in ("dnn", model.name):
+        raise errors.InputError(f"model={config.model!r} but the model passed in is named {model.name!r}")
+    return model.to_json()
+
+
+def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callbacks, architecture=None):
     """Train a locked run directory from scratch or from its last finished epoch; evaluate; write metrics last.
 
     Raises:
@@ -323,7 +287,7 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
         print(f"resuming {directory.name} after epoch {epochs_done}", file=sys.stderr)
 
     with strategy.scope():
-        model = build_model(config)
+        model = identity.build_model(config, architecture)
         model.compile(
             optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -341,7 +305,7 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
         "data_hash": dataset.content_hash, "data_origin": provenance.data_origin(dataset.source, dataset.content_hash),
         "parameters": model.count_params(), "flops_per_image": models.flops_per_image(model),
         "replicas": strategy.num_replicas_in_sync, "rows": {name: len(part) for name, part in parts.items()},
-        "training_code_version": TRAINING_CODE_VERSION,
+        "training_code_version": identity.TRAINING_CODE_VERSION,
     })
 
     budget = callbacks.TimeBudget(config.time_budget, elapsed=state.get("elapsed", 0.0))
@@ -431,29 +395,32 @@ def _choose_average(best, parts, mean, config, progress):
     return (averaged if used else best), average, {"val": scores["average" if used else "best_epoch"]}
 
 
-def train_ensemble(config, dataset, *, runs_dir=None, force=False, progress=True, strategy=None, callbacks=()):
+def train_ensemble(config, dataset, *, model=None, runs_dir=None, force=False, progress=True, strategy=None,
+                   callbacks=()):
     """Train ``config.ensemble`` members (seeds seed, seed+1, ...; one shared validation split) and
     evaluate the average of their probabilities (Hansen & Salamon 1990; each member gets the full
     time budget).
 
+    Args:
+        model: the members' architecture (see ``train``), or None for the preset ``config.model`` names.
     Returns:
         The ensemble's ``fer_utils.runs.Run``: a directory with members.json, config.json and metrics.json.
     """
     runs_dir = Path(runs_dir or paths.RUNS_DIR)
-    identity = run_identity(config, dataset)
-    directory = runs_dir / run_key(config, dataset, identity)
-    if not force and runs.is_reusable(directory, identity):  # no lock, no write: a read-only runs folder works
+    expected = identity.run_identity(config, dataset, _architecture_of(model, config))
+    directory = runs_dir / identity.run_key(config, expected)
+    if not force and runs.is_reusable(directory, expected):  # no lock, no write: a read-only runs folder works
         print(f"reusing finished run {directory}", file=sys.stderr)
         return runs.Run(directory)
     members = []
     for index in range(config.ensemble):
         member = dataclasses.replace(config, seed=config.seed + index, ensemble=1)
         print(f"ensemble member {index + 1}/{config.ensemble} (seed {member.seed})", file=sys.stderr)
-        members.append(train(member, dataset=dataset, runs_dir=runs_dir, force=force, progress=progress,
-                             strategy=strategy, callbacks=callbacks))
+        members.append(train(member, dataset=dataset, model=model, runs_dir=runs_dir, force=force,
+                             progress=progress, strategy=strategy, callbacks=callbacks))
     with runs.lock(directory):
         (directory / "metrics.json").unlink(missing_ok=True)
-        runs.write_json(directory / runs.IDENTITY_FILE, identity)
+        runs.write_json(directory / runs.IDENTITY_FILE, expected)
         runs.write_json(directory / "members.json", [member.directory.name for member in members])
         runs.write_json(directory / "config.json", {**members[0].config, **config.to_dict()})
         run = runs.Run(directory)

@@ -1,17 +1,21 @@
 """What a report chapter works with: the run it needs, the split Q1-Q5 analyse, and the results they quote.
 
-Q1 trains the CNN and Q3-Q5 reuse it; Q2 trains the DNN matched to it. Every chapter analyses the same split
-(``evaluate.resolve_split``: PrivateTest when labeled, else validation), with the run's test-time augmentation.
+Q1 trains the CNN its notebook builds (``train_cnn``) and records it as the CNN of that profile, data and seed;
+Q2-Q5 find it there (``trained_cnn``), in JupyterLab and ``fer-workbook run`` alike; Q2 trains the DNN its notebook
+builds (``train_dnn``). Every chapter analyses the same split (``evaluate.resolve_split``: PrivateTest when
+labeled, else validation), with the run's test-time augmentation.
 """
 
 import dataclasses
 import functools
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from fer_utils import config as config_module
-from fer_utils import data, evaluate, provenance, runs
+from fer_utils import data, evaluate, paths, provenance, runs
 
 
 @dataclasses.dataclass
@@ -53,31 +57,114 @@ class Chapter:
         return provenance.is_synthetic(self.run.data_origin)
 
 
-def workbook_run(profile=config_module.DEFAULT_PROFILE, data_path="", model="", seed=0, dnn=False, split="",
-                 progress=True):
-    """The run a report chapter needs: Q1 trains the CNN (Q3-Q5 reuse it), Q2 the matched DNN.
+def cnn_options(profile=config_module.DEFAULT_PROFILE):
+    """The options of Q1's ``build_cnn`` that write out the profile's own CNN (``models.vgg_options``).
+
+    Raises:
+        fer_utils.errors.InputError: an unknown profile, or one whose model is not VGG-style.
+    """
+    from fer_utils import errors, models  # Keras
+
+    preset = config_module.resolve(profile).model
+    try:
+        return models.vgg_options(preset)
+    except ValueError as error:
+        raise errors.InputError(f"profile {profile!r}: {error}; build its model with models.build({preset!r})") from None
+
+
+def train_cnn(cnn, profile=config_module.DEFAULT_PROFILE, data_path="", seed=0, progress=True):
+    """Q1: train the CNN the notebook built, with the profile's recipe, or reuse its finished run.
+
+    The run is keyed by the model's architecture (``fer_utils.identity``) with the data, the profile's settings
+    and the seed, so an edited network trains anew and an unchanged one is reused. The run is recorded as this
+    profile's, data's and seed's CNN for Q2-Q5 (``trained_cnn``).
 
     Args:
-        profile: a profile name (quick, cpu, full).
+        cnn: a Keras model from ``keras.Input((48, 48, 1))`` of raw pixels to 7 probabilities; its name (letters,
+            digits, _) names the run.
+        profile: a profile name (its optimizer, schedule, augmentation, time budget and test-time augmentation).
         data_path: the data ("" for the embedded synthetic set).
-        model: a CNN preset ("" for the profile's own).
         seed: seeds the split and the training.
-        dnn: the DNN whose parameter count matches that CNN instead.
-        split: the split to analyse ("" for PrivateTest when labeled, else validation).
         progress: show progress bars.
     Returns:
-        A ``Chapter``.
+        A ``Chapter`` analysing the default split.
     Raises:
-        fer_utils.errors.InputError: bad data, profile, model or split.
+        fer_utils.errors.InputError: bad data, profile, seed or model name.
     """
     from fer_utils import train  # TensorFlow: imported when a chapter trains, not when `render` reads glue
 
-    config = config_module.resolve(profile, seed=seed, split_seed=seed, **({"model": model} if model else {}))
-    if dnn:  # the profile may give the DNN a budget of its own (it stops improving sooner than the CNN)
-        config = dataclasses.replace(config, model="dnn", match=config.model,
-                                     time_budget=config.dnn_time_budget or config.time_budget)
+    config = config_module.resolve(profile, seed=seed, split_seed=seed, model=cnn.name)
     dataset = train.load_data(data_path or None, progress)
-    run = train.train(config, dataset=dataset, progress=progress)
+    run = train.train(config, dataset=dataset, model=cnn, progress=progress)
+    _write_latest(config, dataset, run)
+    return _chapter(config, dataset, run, "")
+
+
+def trained_cnn(profile=config_module.DEFAULT_PROFILE, data_path="", seed=0, split="", progress=True):
+    """Q2-Q5: the CNN Q1 trained last for this profile, data and seed (in JupyterLab or ``fer-workbook run``).
+
+    Args:
+        profile, data_path, seed: as Q1 was run.
+        split: the split to analyse ("" for PrivateTest when labeled, else validation).
+    Returns:
+        A ``Chapter``.
+    Raises:
+        fer_utils.errors.InputError: Q1 has not trained a CNN for these settings (the message says what to
+            run), or a bad split.
+    """
+    from fer_utils import errors, train
+
+    config_module.resolve(profile, seed=seed, split_seed=seed)  # a bad profile or seed says so first
+    dataset = train.load_data(data_path or None, progress)
+    latest = _latest_path(profile, dataset, seed)
+    try:
+        run = runs.load_run(latest.parent.parent / json.loads(latest.read_text())["run"])
+    except (OSError, ValueError, KeyError, errors.InputError):
+        raise errors.InputError(
+            f"Q1 has not trained a CNN for profile {profile!r}, data {Path(str(dataset.source)).name} and seed "
+            f"{seed}: run notebooks/01-cnn.ipynb with these parameters first (or `fer-workbook run`)") from None
+    stored = run.config
+    print(f"the CNN Q1 trained: {run.directory.name} ({stored.get('parameters', 0):,} parameters)", file=sys.stderr)
+    fields = [field.name for field in dataclasses.fields(config_module.Config) if field.name != "profile"]
+    config = config_module.resolve(stored["profile"], **{key: stored[key] for key in fields if key in stored})
+    return _chapter(config, dataset, run, split)
+
+
+def train_dnn(dnn, cnn_chapter, progress=True):
+    """Q2: train the DNN the notebook built, on the CNN's data, seed and recipe (with the profile's DNN budget).
+
+    Args:
+        dnn: a Keras model (raw pixels to 7 probabilities).
+        cnn_chapter: Q1's ``Chapter`` (``trained_cnn``).
+        progress: show progress bars.
+    Returns:
+        A ``Chapter`` analysing the CNN chapter's split.
+    """
+    from fer_utils import train
+
+    config = cnn_chapter.config  # the profile may give the DNN a budget of its own (it stops improving sooner)
+    config = dataclasses.replace(config, model="dnn", match=config.model,
+                                 time_budget=config.dnn_time_budget or config.time_budget)
+    run = train.train(config, dataset=cnn_chapter.dataset, model=dnn, progress=progress)
+    return _chapter(config, cnn_chapter.dataset, run, cnn_chapter.split)
+
+
+#: Inside the runs folder: which CNN run Q1 trained last, one file per profile, data and seed.
+LATEST_DIR = ".workbook"
+
+
+def _latest_path(profile, dataset, seed):
+    return paths.RUNS_DIR / LATEST_DIR / f"cnn-{profile}-{dataset.content_hash[:16]}-seed{seed}.json"
+
+
+def _write_latest(config, dataset, run):
+    """Record ``run`` as the CNN of this profile, data and seed (``trained_cnn`` reads it)."""
+    with paths.atomic_write(_latest_path(config.profile, dataset, config.seed), "w") as handle:
+        handle.write(json.dumps({"run": run.directory.name}))
+
+
+def _chapter(config, dataset, run, split):
+    """A ``Chapter`` of ``run`` on ``dataset``, recorded for the report (``record``) inside a notebook."""
     parts = run.parts(dataset)
     chapter = Chapter(config, dataset, parts, run, evaluate.resolve_split(parts, split))
     if _in_kernel():

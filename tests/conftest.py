@@ -70,8 +70,9 @@ def pytest_collection_modifyitems(config, items):
 def pytest_xdist_make_scheduler(config, log):
     """`make test`'s parallel schedule (pytest-xdist ``--dist loadscope --no-loadscope-reorder``).
 
-    A notebook's nbval cells share one kernel, so each notebook is one unit of work, run in order on one
-    worker; every other test is a unit of its own, handed out in the collected order (heavy tests first).
+    A notebook's nbval cells share one kernel, and Q2-Q5 analyse the CNN that Q1 trained, so the notebooks'
+    cells are one unit of work, run in order (01 to 05) on one worker; every other test is a unit of its own,
+    handed out in the collected order (heavy tests first).
     xdist's own ``loadgroup`` cannot express this here: it renames node ids, which pytest 9 ignores.
     """
     if config.getvalue("dist") != "loadscope":
@@ -81,6 +82,6 @@ def pytest_xdist_make_scheduler(config, log):
     class NotebookScopes(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             path = nodeid.split("::")[0]
-            return path if path.endswith(".ipynb") else nodeid
+            return "notebooks" if path.endswith(".ipynb") else nodeid
 
     return NotebookScopes(config, log)

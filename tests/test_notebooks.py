@@ -9,6 +9,8 @@ import pytest
 from fer_utils import paths, report, workbook
 
 CHAPTERS = report.notebooks()
+#: The cells where the student builds the network a question asks about (Q1's CNN, Q2's DNN).
+STUDENT_MODEL = "student-model"
 
 
 def test_five_chapters_named_in_order():
@@ -27,8 +29,9 @@ def test_header_has_title_question_and_description(path):
     assert question.zh in first.source and question.en in first.source
     description = re.search(r"^\*(.+)\*$", first.source, re.MULTILINE)
     assert description and len(description.group(1)) <= 100
-    assert any(cell.cell_type == "markdown" and cell.source.startswith("## 說明 / Explanation")
-               for cell in notebook.cells[-2:]), "the notebook must close with its explanation (說明)"
+    assert [cell.metadata.get("tags", []) for cell in notebook.cells[-2:]] == [
+        ["student-explanation"], ["computed-explanation"]], "the notebook closes with the student's 說明, then the computed one"
+    assert notebook.cells[-3].source.startswith("## 說明 / Explanation"), "the 說明 heading opens the explanation"
     headings = [cell.source.splitlines()[0] for cell in notebook.cells if cell.cell_type == "markdown" and cell.source]
     assert "## 答 / Answer" in headings, "the answer (答) section is missing"
 
@@ -41,7 +44,8 @@ def test_plumbing_is_tagged_out_of_the_report(path):
         tags = cell.metadata.get("tags", [])
         plumbing = (cell.source.startswith(("## Setup", "Parameters (papermill")) or "parameters" in tags
                     or re.search(r"^(from|import) ", cell.source, re.MULTILINE) and cell.cell_type == "code"
-                    and "pd.DataFrame" not in cell.source or "workbook_run(" in cell.source or "glue(" in cell.source)
+                    and "pd.DataFrame" not in cell.source and STUDENT_MODEL not in tags
+                    or re.search(r"\b(train_cnn|trained_cnn|train_dnn|glue)\(", cell.source))
         if plumbing:
             assert "remove-cell" in tags, f"{path.name}: {cell.source[:60]!r} needs the remove-cell tag"
     captions = [cell for cell in notebook.cells
@@ -61,16 +65,19 @@ def test_parameters_cell_is_tagged_typed_and_documented(path):
     for name, spec in parameters.items():
         assert spec["inferred_type_name"] in ("str", "int", "float", "bool"), name
         assert spec["help"], f"{name} has no comment"
-    for name in ("data_path", "profile", "model", "seed"):
+    for name in ("data_path", "profile", "seed"):
         assert name in parameters
+    assert ("model" in parameters) == (path.name == "01-cnn.ipynb"), "only Q1 chooses the CNN; Q2-Q5 find Q1's"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
 def test_cells_are_thin_and_logic_lives_in_fer_utils(path):
+    """Every cell but the student's own (the model cells tagged ``student-model``) is a call, a figure or a sentence."""
     notebook = nbformat.read(str(path), as_version=4)
     for cell in notebook.cells:
-        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
-            continue  # the parameters cell is a flat list of declarations
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "parameters" in tags or STUDENT_MODEL in tags:
+            continue  # the parameters cell is a flat list of declarations; the model cells are the student's
         code_lines = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
         assert len(code_lines) <= 8, cell.source
         assert not re.search(r"^\s*(def|class|for|while) ", cell.source, re.MULTILINE), cell.source
@@ -117,3 +124,44 @@ def test_recorded_notebooks_name_files_relative_to_the_project():
     assert recorded[workbook.GLUE_MIME]["origin"] == {"path": "data/synthetic/fer2013.csv.gz",
                                                        "elsewhere": "/srv/faces/train.csv"}
     assert recorded["text/plain"] == "data/synthetic/fer2013.csv.gz"
+
+
+def test_the_students_explanation_cells_are_committed_empty():
+    for path in CHAPTERS:
+        notebook = nbformat.read(str(path), as_version=4)
+        cells = [cell for cell in notebook.cells if report.STUDENT_EXPLANATION in cell.metadata.get("tags", [])]
+        assert len(cells) == 1 and cells[0].cell_type == "markdown", path.name
+        assert report.student_text(cells[0].source) == "", f"{path.name}: a student's text was committed"
+
+
+def _model_cell(name, function):
+    """The function a chapter's student-model cell defines, executed on its own (nothing trained)."""
+    import keras
+    from keras import layers
+
+    from fer_utils import models
+
+    notebook = nbformat.read(str(paths.NOTEBOOKS_DIR / name), as_version=4)
+    (cell,) = [cell for cell in notebook.cells if STUDENT_MODEL in cell.metadata.get("tags", [])]
+    source = cell.source[:cell.source.index(f"\n\n\n")]  # the definition, not the lines that build and print
+    namespace = {"keras": keras, "layers": layers, "models": models, "workbook": workbook}
+    exec(compile(source, name, "exec"), namespace)
+    return namespace[function]
+
+
+@pytest.mark.parametrize("profile", ["quick", "cpu", "full"])
+def test_the_cnn_written_out_in_q1_is_the_profiles_preset(profile):
+    """Unedited, Q1's cell builds the preset layer for layer, so its run is the CLI's run (same architecture hash)."""
+    from fer_utils import config, models
+
+    build_cnn = _model_cell("01-cnn.ipynb", "build_cnn")
+    preset = config.resolve(profile).model
+    assert models.architecture(build_cnn(**workbook.cnn_options(profile))) == models.architecture(models.build(preset))
+
+
+def test_the_dnn_written_out_in_q2_is_the_matched_dnn():
+    from fer_utils import models
+
+    build_dnn = _model_cell("02-dnn.ipynb", "build_dnn")
+    widths = models.matching_widths(70551)
+    assert models.architecture(build_dnn(widths)) == models.architecture(models.dnn_matching(70551))

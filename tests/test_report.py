@@ -132,7 +132,7 @@ def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     assert "請說明你實作的 CNN model" in text.replace("\n", "") or "請說明你實作的" in text
     assert all("SYNTHETIC DATA" in page for page in pages), "the synthetic banner must be on every page"
     assert "Test Student" in text and "B01" in text
-    assert "import " not in text and "workbook_run(" not in text, "code leaked into the report"
+    assert "import " not in text and "train_cnn(" not in text, "code leaked into the report"
     assert sum(len(page.images) for page in reader.pages) >= 10
     if shutil.which("pdftotext"):  # poppler, when installed: the CJK text is real glyphs, not boxes
         poppler = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
@@ -330,7 +330,7 @@ def _executed_chapter(path, number, parameters=None, record=None, executed=True,
     notebook.metadata["papermill"] = {"parameters": parameters or {}, "duration": 1.0}
     parameter_cell = nbformat.v4.new_code_cell('data_path: str = ""  # data\nprofile: str = "quick"  # profile\nseed: int = 0')
     parameter_cell.metadata["tags"] = ["parameters"]
-    glue = nbformat.v4.new_code_cell("chapter = workbook.workbook_run(profile, data_path)")
+    glue = nbformat.v4.new_code_cell("chapter = workbook.trained_cnn(profile, data_path)")
     glue.outputs = [nbformat.v4.new_output("display_data", data={workbook.GLUE_MIME: {"run": record}, "text/plain": "g"})
                     ] if record else []
     shown = nbformat.v4.new_code_cell("print('result')")
@@ -495,3 +495,34 @@ def test_ctrl_c_during_run_is_one_line_naming_the_notebook(tmp_path):
         f"fer-workbook run: error: interrupted in 01-slow.ipynb; nothing was written to {tmp_path / 'executed'}; run "
         "the same command again (finished training is reused, interrupted training resumes after its last epoch)"]
     assert not (tmp_path / "executed").exists() and not list(tmp_path.glob(".executed.staging-*"))
+
+
+def _explained_chapter(path, student_text):
+    """A chapter closing as the workbook's do: the 說明 heading, the student's cell, the computed explanation."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    student = nbformat.v4.new_markdown_cell(student_text)
+    student.metadata["tags"] = [report.STUDENT_EXPLANATION]
+    computed = nbformat.v4.new_code_cell("Markdown(narrative.both(...))", execution_count=1)
+    computed.metadata["tags"] = [report.COMPUTED_EXPLANATION]
+    computed.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "COMPUTED 80.1 %",
+                                                                     "text/plain": "Markdown"})]
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}"),
+                      nbformat.v4.new_markdown_cell("## 說明 / Explanation"), student, computed]
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def test_the_students_explanation_prints_as_its_own_with_the_computed_numbers_beneath(tmp_path):
+    mine = "<!-- a prompt -->\n我的 CNN 在 happy 上最準，因為嘴角的變化最大。 My own reading of Table 3."
+    text = report.to_html([_explained_chapter(tmp_path / "01-q.ipynb", mine)])
+    assert "我的 CNN 在 happy 上最準" in text and "a prompt" not in text
+    assert text.index("我的 CNN") < text.index("數據重點 / Key numbers") < text.index("COMPUTED 80.1 %")
+    assert "Computed from this run" not in text
+
+
+def test_an_empty_explanation_gives_the_computed_one_marked_as_computed(tmp_path):
+    text = report.to_html([_explained_chapter(tmp_path / "01-q.ipynb", "<!-- write here -->\n")])
+    assert "Key numbers" not in text and "write here" not in text
+    assert text.index("Computed from this run") < text.index("COMPUTED 80.1 %")
+    assert "Computed from this run's numbers" in text

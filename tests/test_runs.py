@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_utils import cli, config, errors, runs, train
+from fer_utils import cli, config, errors, identity, runs
 
 
 def fake_run(runs_dir, stale=False):
@@ -17,12 +17,12 @@ def fake_run(runs_dir, stale=False):
     With ``stale`` its identity names an older training-code version, as a run trained before the last bump.
     """
     settings = config.resolve("quick")
-    identity = train.identity_from(settings.to_dict(), "0" * 64)
+    stored = identity.identity_from(settings.to_dict(), "0" * 64)
     if stale:
-        identity["code"] -= 1
-    directory = Path(runs_dir) / train.run_key(settings, None, identity)
+        stored["code"] -= 1
+    directory = Path(runs_dir) / identity.run_key(settings, stored)
     directory.mkdir(parents=True)
-    (directory / runs.IDENTITY_FILE).write_text(json.dumps(identity))
+    (directory / runs.IDENTITY_FILE).write_text(json.dumps(stored))
     (directory / "config.json").write_text(json.dumps({**settings.to_dict(), "data_source": "fake"}))
     (directory / "metrics.json").write_text(json.dumps({"splits": {"val": {"accuracy": 0.5}}}))
     with zipfile.ZipFile(directory / "model.keras", "w") as archive:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_utils import atomic, callbacks, config, data, models, runs, synth, train
+from fer_utils import atomic, callbacks, config, identity, data, models, runs, synth, train
 
 TINY = {"max_train_rows": 0, "epochs": 2, "batch_size": 32, "patience": 5, "time_budget": 0.0}
 
@@ -87,13 +87,14 @@ def test_train_writes_a_run_and_reuses_it(tiny, tmp_path, capsys):
     again = train.train(tiny_config(), dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
     assert again.directory == run.directory
     assert "reusing finished run" in capsys.readouterr().err
-    assert train.run_key(tiny_config(seed=1), tiny) != run.directory.name
+    other = tiny_config(seed=1)
+    assert identity.run_key(other, identity.run_identity(other, tiny)) != run.directory.name
 
 
 def test_a_finished_run_in_a_read_only_runs_folder_is_reused_and_listed(tiny, tmp_path, refuse_writes, capsys):
     first = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
     run = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False, force=True)
-    assert run.directory == first.directory and run.identity == train.run_identity(tiny_config(epochs=1), tiny)
+    assert run.directory == first.directory and run.identity == identity.run_identity(tiny_config(epochs=1), tiny)
     capsys.readouterr()
     refuse_writes(tmp_path / "runs")  # a shared, finished set of runs (`chmod -R a-w runs`)
     again = train.train(tiny_config(epochs=1), dataset=tiny, runs_dir=tmp_path / "runs", progress=False)
@@ -162,7 +163,7 @@ def test_interrupted_training_resumes_where_it_stopped(tiny, tmp_path):
     settings = tiny_config(epochs=3)
     with pytest.raises(KeyboardInterrupt):
         train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, callbacks=[_Interrupt()])
-    directory = tmp_path / "runs" / train.run_key(settings, tiny)
+    directory = tmp_path / "runs" / identity.run_key(settings, identity.run_identity(settings, tiny))
     assert (directory / "backup").exists() and not (directory / "metrics.json").exists()
 
     seen = []
@@ -178,8 +179,8 @@ def test_interrupted_training_resumes_where_it_stopped(tiny, tmp_path):
 
 def test_dnn_needs_a_cnn_to_match():
     with pytest.raises(ValueError, match="match"):
-        train.build_model(config.resolve("quick", model="dnn"))
-    model = train.build_model(config.resolve("quick", model="dnn", match="vgg_small"))
+        identity.build_model(config.resolve("quick", model="dnn"))
+    model = identity.build_model(config.resolve("quick", model="dnn", match="vgg_small"))
     assert model.name == "dnn"
 
 
@@ -351,8 +352,9 @@ def test_a_changed_architecture_or_training_code_trains_a_new_run(tiny, tmp_path
     assert runs.stale_reason(first) == "the model architecture changed"
     monkeypatch.setitem(models.PRESETS, "vgg_small", wider)
 
-    monkeypatch.setattr(train, "TRAINING_CODE_VERSION", train.TRAINING_CODE_VERSION + 1)
-    assert train.run_key(settings, tiny) not in (first.directory.name, changed.directory.name)
+    monkeypatch.setattr(identity, "TRAINING_CODE_VERSION", identity.TRAINING_CODE_VERSION + 1)
+    assert identity.run_key(settings, identity.run_identity(settings, tiny)) not in (first.directory.name,
+                                                                                     changed.directory.name)
     assert runs.stale_reason(first) == "the training code changed"
 
 
@@ -369,7 +371,7 @@ def test_runs_lists_and_prunes_what_the_code_no_longer_produces(tiny, tmp_path, 
     assert [row["run"] for row in runs.prune(tmp_path / "runs", dry_run=True)] == [legacy.name] and legacy.exists()
     assert [row["run"] for row in runs.prune(tmp_path / "runs")] == [legacy.name]
     assert not legacy.exists() and run.directory.exists()
-    monkeypatch.setattr(train, "TRAINING_CODE_VERSION", train.TRAINING_CODE_VERSION + 1)
+    monkeypatch.setattr(identity, "TRAINING_CODE_VERSION", identity.TRAINING_CODE_VERSION + 1)
     assert [row["run"] for row in runs.prune(tmp_path / "runs")] == [run.directory.name]
     assert not run.directory.exists()
 
@@ -436,7 +438,7 @@ def test_a_diverging_run_stops_in_its_first_nan_batch_and_commits_no_nan_epoch(t
     narrow = models.PRESETS["vgg_small"]  # narrow widths keep it seconds
     monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
     settings = tiny_config(epochs=2)
-    directory = tmp_path / "runs" / train.run_key(settings, tiny)
+    directory = tmp_path / "runs" / identity.run_key(settings, identity.run_identity(settings, tiny))
     seen = []
 
     class _Batches(keras.callbacks.Callback):

@@ -15,10 +15,16 @@ def tiny_workbook(tmp_path, monkeypatch):
     return str(synth.write_csv(tmp_path / "fer2013.csv", n=420, seed=4, progress=False))
 
 
+def _q1(data_path, cnn=None):
+    """Q1 as its notebook runs it: the quick profile's CNN (or ``cnn``) built, then trained or reused."""
+    return workbook.train_cnn(cnn or models.build("vgg_small"), "quick", data_path, progress=False)
+
+
 def test_chapters_share_the_run_and_the_analysed_split(tiny_workbook):
-    cnn = workbook.workbook_run("quick", tiny_workbook, progress=False)
-    again = workbook.workbook_run("quick", tiny_workbook, progress=False)
+    cnn = _q1(tiny_workbook)
+    again = workbook.trained_cnn("quick", tiny_workbook, progress=False)  # Q2-Q5 find the CNN Q1 trained
     assert again.run.directory == cnn.run.directory and cnn.split == "PrivateTest" and cnn.synthetic
+    assert again.config == cnn.config
     assert len(cnn.analysed) == len(cnn.dataset.split("PrivateTest"))
     # the chapter's predictions use the run's test-time augmentation, as its stored metrics do
     accuracy = float(np.mean(cnn.predicted == cnn.analysed.y))
@@ -27,7 +33,7 @@ def test_chapters_share_the_run_and_the_analysed_split(tiny_workbook):
     faces = workbook.saliency_faces(cnn)
     assert sorted(cnn.analysed.y[faces]) == sorted(set(cnn.analysed.y))  # one face per class present
 
-    dnn = workbook.workbook_run("quick", tiny_workbook, dnn=True, progress=False)
+    dnn = workbook.train_dnn(models.dnn_matching(cnn.run.load_model()), again, progress=False)
     assert dnn.run.config["match"] == "vgg_small" and dnn.run.directory != cnn.run.directory
     result = workbook.comparison({"CNN": cnn, "DNN": dnn})
     assert result["split"] == "PrivateTest" and result["tta"] == "flip"
@@ -39,18 +45,47 @@ def test_chapters_share_the_run_and_the_analysed_split(tiny_workbook):
     table = workbook.comparison_table(result)
     assert list(table.columns) == ["CNN", "DNN"] and "PrivateTest accuracy" in table.index
     with pytest.raises(ValueError, match="must share the analysed split"):
-        workbook.comparison({"CNN": cnn, "other": workbook.workbook_run("quick", tiny_workbook, split="val",
-                                                                        progress=False)})
+        workbook.comparison({"CNN": cnn, "other": workbook.trained_cnn("quick", tiny_workbook, split="val",
+                                                                       progress=False)})
 
 
-def test_a_changed_preset_makes_the_workbook_train_a_new_run(tiny_workbook, monkeypatch):
-    before = workbook.workbook_run("quick", tiny_workbook, progress=False)
-    original = models.PRESETS["vgg_small"]
-    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: original(**{"convs_per_stage": (1, 1, 1), **kw}))
-    after = workbook.workbook_run("quick", tiny_workbook, progress=False)
-    assert after.run.directory != before.run.directory
-    layers = [layer.name for layer in after.run.load_model().layers]
-    assert "conv2_2" not in layers and "conv2_2" in [layer.name for layer in before.run.load_model().layers]
+def test_the_preset_built_by_the_notebook_is_the_clis_run(tiny_workbook):
+    """Q1's written-out network names the same run as `fer-workbook train` with the profile's preset."""
+    from fer_utils import train
+
+    chapter = _q1(tiny_workbook)
+    assert train.train(config.resolve("quick"), tiny_workbook, progress=False).directory == chapter.run.directory
+
+
+def test_an_edited_cnn_trains_a_new_run_that_q2_to_q5_then_analyse(tiny_workbook):
+    before = _q1(tiny_workbook)
+    edited = models.vgg(widths=(8, 16, 32), convs_per_stage=1, dropout_rate=0.0, dense_units=0, name="my_cnn")
+    after = _q1(tiny_workbook, edited)
+    assert after.run.directory != before.run.directory and after.run.directory.name.startswith("my_cnn-quick-")
+    assert after.run.load_model().count_params() == edited.count_params() != before.run.load_model().count_params()
+    found = workbook.trained_cnn("quick", tiny_workbook, progress=False)
+    assert found.run.directory == after.run.directory and found.config.model == "my_cnn"
+    assert workbook.record(found)["cnn"] == "my_cnn"
+    assert _q1(tiny_workbook).run.directory == before.run.directory, "the unchanged network is reused"
+    assert workbook.trained_cnn("quick", tiny_workbook, progress=False).run.directory == before.run.directory
+
+
+def test_q2_to_q5_say_what_to_run_when_q1_has_not(tiny_workbook):
+    from fer_utils import errors
+
+    with pytest.raises(errors.InputError, match=r"Q1 has not trained a CNN for profile 'quick', data fer2013.csv "
+                                                r"and seed 0: run notebooks/01-cnn.ipynb"):
+        workbook.trained_cnn("quick", tiny_workbook, progress=False)
+    error = errors.InputError("Q1 has not trained a CNN")
+    assert error._render_traceback_() == ["InputError: Q1 has not trained a CNN"], "one line in a notebook too"
+
+
+def test_a_model_name_that_cannot_name_a_folder_is_refused(tiny_workbook):
+    from fer_utils import errors
+
+    bad = models.vgg(widths=(8,), convs_per_stage=1, dropout_rate=0.0, dense_units=0, name="my cnn")
+    with pytest.raises(errors.InputError, match="model name 'my cnn': use letters, digits and _"):
+        _q1(tiny_workbook, bad)
 
 
 def test_validation_stands_in_when_the_data_has_no_labeled_test_split(tmp_path, monkeypatch):
@@ -62,7 +97,7 @@ def test_validation_stands_in_when_the_data_has_no_labeled_test_split(tmp_path, 
     course = tmp_path / "train.csv"
     course.write_text("label,feature\n" + "".join(f"{line.split(',')[0]},{line.split(',')[1]}\n"
                                                  for line in lines[1:] if line.endswith("Training")))
-    chapter = workbook.workbook_run("quick", str(course), progress=False)
+    chapter = _q1(str(course))
     assert chapter.split == "val" and not chapter.synthetic
     assert chapter.run.data_origin["kind"] == "file" and len(chapter.run.data_origin["sha256"]) == 64
 
@@ -89,7 +124,7 @@ def test_accuracy_and_recall_tables_split_the_wide_summary():
 
 def test_the_dnn_takes_the_profiles_budget_of_its_own(tiny_workbook, monkeypatch):
     monkeypatch.setitem(config.PROFILES, "quick", {**TINY_QUICK, "time_budget": 30.0, "dnn_time_budget": 0.01})
-    chapter = workbook.workbook_run("quick", tiny_workbook, dnn=True, progress=False)
+    chapter = workbook.train_dnn(models.dnn_matching(70551), _q1(tiny_workbook), progress=False)
     assert chapter.run.config["time_budget"] == 0.01 and chapter.run.config["model"] == "dnn"
     assert chapter.run.metrics["stopped_by"] == "time_budget"
     cnn_settings = config.resolve("quick")
@@ -121,9 +156,9 @@ def test_bad_notebook_parameters_are_refused_before_any_notebook_runs(parameters
 
 
 def test_record_names_what_render_compares(tiny_workbook):
-    cnn = workbook.workbook_run("quick", tiny_workbook, progress=False)
+    cnn = _q1(tiny_workbook)
     record = workbook.record(cnn)
     assert record["data_hash"] == cnn.dataset.content_hash and record["data"] == "fer2013.csv"
     assert (record["cnn"], record["model"], record["run"]) == ("vgg_small", "vgg_small", cnn.run.directory.name)
-    dnn = workbook.record(workbook.workbook_run("quick", tiny_workbook, dnn=True, progress=False))
+    dnn = workbook.record(workbook.train_dnn(models.dnn_matching(70551), cnn, progress=False))
     assert (dnn["cnn"], dnn["model"]) == ("vgg_small", "dnn") and dnn["run"] != record["run"]
