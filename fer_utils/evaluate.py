@@ -148,6 +148,28 @@ def confused_pairs(matrix, top=3):
     return pd.DataFrame(rows, columns=["pair", "a_as_b", "b_as_a", "errors", "rate"])
 
 
+def mcnemar(y_true, first, second):
+    """McNemar's exact test of two classifiers on the same faces (McNemar 1947; the exact binomial form).
+
+    Only the faces where exactly one of the two is right count: under "equally accurate" each such face is
+    a fair coin, so the p-value is the two-sided binomial tail of the smaller count.
+
+    Args:
+        y_true: (N,) labels.
+        first, second: (N,) predictions of the two classifiers on the same faces, in the same order.
+    Returns:
+        {"n": N, "first_only": faces only ``first`` gets right, "second_only": only ``second``, "p_value"}.
+    """
+    from scipy import stats
+
+    y_true, first, second = (np.asarray(values) for values in (y_true, first, second))
+    first_only = int(np.sum((first == y_true) & (second != y_true)))
+    second_only = int(np.sum((second == y_true) & (first != y_true)))
+    discordant = first_only + second_only
+    p_value = 1.0 if discordant == 0 else float(stats.binomtest(first_only, discordant, 0.5).pvalue)
+    return {"n": int(len(y_true)), "first_only": first_only, "second_only": second_only, "p_value": p_value}
+
+
 def misclassified(y_true, y_pred, probabilities, limit=24):
     """Indices of wrong predictions, the most confident mistakes first.
 

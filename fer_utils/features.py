@@ -349,7 +349,9 @@ def filter_class_summary(top):
     Returns:
         {"layer", "filters" (count), "k" (faces per filter), "dominant_counts": {class: filters it dominates},
          most first, "selective": filters with one class in at least half of their top faces,
-         "most_selective": {"filter", "class", "share"}, "never_dominant": classes dominating no filter}.
+         "most_selective": {"filter", "class", "share"} (the first of them), "top_share": the highest share,
+         "at_top_share": [{"filter", "class"}] every filter that reaches it, "never_dominant": classes
+         dominating no filter}.
     """
     shares = class_share_table(top)
     dominant = shares.idxmax(axis=1)
@@ -360,4 +362,7 @@ def filter_class_summary(top):
             "dominant_counts": {name: int(count) for name, count in tally.items()},
             "selective": int((purity >= 0.5).sum()),
             "most_selective": {"filter": best, "class": dominant[best], "share": float(purity[best])},
+            "top_share": float(purity[best]),
+            "at_top_share": [{"filter": int(index), "class": dominant[index]}
+                             for index in purity.index[np.isclose(purity.to_numpy(), purity[best])]],
             "never_dominant": [name for name in CLASS_NAMES if name not in tally.index]}

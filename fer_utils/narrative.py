@@ -122,50 +122,76 @@ def profiles(configs, lang="en"):
     return "\n".join(lines)
 
 
-def training_recipe(config, lang="en"):
-    """A sentence with the training settings of a resolved ``Config``."""
-    if _language(lang) == "zh":
-        rows = (f"{config.max_train_rows:,} 張訓練臉孔（分層抽樣）" if config.max_train_rows else "全部訓練臉孔")
-        kinds = ["左右翻轉"] + [f"最多 {text} 的{name}" for name, value, text in (
-            ("旋轉", config.rotation, f"{config.rotation * 360:g}°"), ("平移", config.shift, f"{config.shift:.0%}"),
-            ("縮放", config.zoom, f"{config.zoom:.0%}")) if value]
-        if config.augment and config.erasing:
-            kinds.append(f"對 {config.erasing:.0%} 的臉做 random erasing")
-        if config.augment and config.cutmix:
-            kinds.append(f"對 {config.cutmix:.0%} 的臉做 CutMix（貼上同一 batch 另一張臉的一塊，標籤按面積混合）")
-        augmentation = "資料增強：" + _series(kinds, "zh") if config.augment else "不做資料增強"
-        budget = f"，並在 {config.time_budget:g} 分鐘的時間預算內讓 cosine schedule 走完" if config.time_budget else ""
-        ensemble = f"；{config.ensemble} 個 seed 的 ensemble" if config.ensemble > 1 else ""
-        schedule = (f"先 warm-up {config.warmup_epochs:g} 個 epoch 再 cosine decay" if config.warmup_epochs
-                    else "learning rate 直接以 cosine decay 下降")
-        if config.average_tail:
-            schedule += f"，decay 最後 {config.average_tail:.0%} 的 epoch 權重取平均（SWA）"
-        return (f"Profile `{config.profile}`：{rows}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
-                f"（連續 {config.patience} 個 epoch validation 準確率沒有進步就提早停止{budget}）；AdamW，最高 "
-                f"learning rate {config.learning_rate:g}、weight decay {config.weight_decay:g}，{schedule}；"
-                f"label smoothing {config.label_smoothing:g}；"
-                f"{augmentation}；測試時{TTA_WORDS_ZH[config.tta]}{ensemble}。")
-    rows = (f"{config.max_train_rows:,} training faces (a stratified subsample)" if config.max_train_rows
-            else "all training faces")
-    kinds = ["flips"] + [f"{name} up to {text}" for name, value, text in (
-        ("rotations", config.rotation, f"{config.rotation * 360:g}°"), ("shifts", config.shift, f"{config.shift:.0%}"),
-        ("zooms", config.zoom, f"{config.zoom:.0%}")) if value]
-    if config.augment and config.erasing:
-        kinds.append(f"random erasing of {config.erasing:.0%} of the faces")
-    if config.augment and config.cutmix:
-        kinds.append(f"CutMix on {config.cutmix:.0%} of the faces (a patch of another face of the batch, "
-                     "the labels mixed by its area)")
-    augmentation = _series(kinds) if config.augment else "no augmentation"
-    budget = (f", a {config.time_budget:g}-minute budget that the cosine schedule fits into" if config.time_budget
-              else "")
-    ensemble = f"; an ensemble of {config.ensemble} seeds" if config.ensemble > 1 else ""
-    averaged = (f", the weights of the epochs in its last {config.average_tail:.0%} averaged (SWA)"
-                if config.average_tail else "")
-    return (f"Profile `{config.profile}`: {rows}, batch {config.batch_size}, at most {config.epochs} epochs"
-            f" (early stopping after {config.patience} without a better validation accuracy{budget}); AdamW at peak "
-            f"learning rate {config.learning_rate:g}, weight decay {config.weight_decay:g}, warm-up "
-            f"{config.warmup_epochs:g} epochs, then cosine decay{averaged}; label smoothing {config.label_smoothing:g}; "
-            f"{augmentation}; {TTA_WORDS[config.tta]}{ensemble}.")
+def training_recipe(config, lang="en", rows=None):
+    """A sentence with the training settings of a resolved ``Config``, naming only what is on.
+
+    A setting that is off (no warm-up, no label smoothing, no weight decay, no augmentation of a kind) is not
+    mentioned, and early stopping only when its patience is shorter than the epoch cap (else it cannot stop
+    the run).
+
+    Args:
+        config: the run's resolved ``Config``.
+        lang: "zh" or "en".
+        rows: (faces trained on, training faces available), to say when a profile trains on a subsample.
+    """
+    zh = _language(lang) == "zh"
+    used, available = rows if rows else (None, None)
+    if config.max_train_rows and used is not None and available is not None and used < available:
+        faces = (f"{used:,} 張訓練臉孔（從 {available:,} 張中分層抽樣）" if zh
+                 else f"{used:,} of the {available:,} training faces (a stratified subsample)")
+    elif used is not None:
+        faces = f"全部 {used:,} 張訓練臉孔" if zh else f"all {used:,} training faces"
+    else:
+        faces = "全部訓練臉孔" if zh else "all training faces"
+    stopping = []
+    if config.patience < config.epochs:
+        stopping.append(f"連續 {config.patience} 個 epoch validation 準確率沒進步就提早停止" if zh
+                        else f"early stopping after {config.patience} epochs without a better validation accuracy")
+    if config.time_budget:
+        stopping.append(f"時間預算 {config.time_budget:g} 分鐘，cosine schedule 會在預算內走完" if zh
+                        else f"a {config.time_budget:g}-minute budget that the cosine schedule fits into")
+    optimiser = (f"AdamW，最高 learning rate {config.learning_rate:g}" if zh
+                 else f"AdamW at peak learning rate {config.learning_rate:g}")
+    if config.weight_decay:
+        optimiser += f"、weight decay {config.weight_decay:g}" if zh else f", weight decay {config.weight_decay:g}"
+    if config.warmup_epochs:
+        schedule = (f"先 warm-up {config.warmup_epochs:g} 個 epoch 再 cosine decay" if zh
+                    else f"a {config.warmup_epochs:g}-epoch linear warm-up, then cosine decay")
+    else:
+        schedule = "learning rate 以 cosine decay 下降" if zh else "cosine decay of the learning rate"
+    if config.average_tail:
+        schedule += (f"，decay 最後 {config.average_tail:.0%} 的 epoch 權重取平均（SWA）" if zh
+                     else f", the weights of the epochs in its last {config.average_tail:.0%} averaged (SWA)")
+    extras = []
+    if config.label_smoothing:
+        extras.append(f"label smoothing {config.label_smoothing:g}")
+    if config.augment:
+        kinds = ["左右翻轉" if zh else "flips"]
+        for name_zh, name_en, value, text in (("旋轉", "rotations", config.rotation, f"{config.rotation * 360:g}°"),
+                                              ("平移", "shifts", config.shift, f"{config.shift:.0%}"),
+                                              ("縮放", "zooms", config.zoom, f"{config.zoom:.0%}")):
+            if value:
+                kinds.append(f"最多 {text} 的{name_zh}" if zh else f"{name_en} up to {text}")
+        if config.erasing:
+            kinds.append(f"對 {config.erasing:.0%} 的臉做 random erasing" if zh
+                         else f"random erasing of {config.erasing:.0%} of the faces")
+        if config.cutmix:
+            kinds.append(f"對 {config.cutmix:.0%} 的臉做 CutMix（貼上同一 batch 另一張臉的一塊，標籤按面積混合）" if zh
+                         else f"CutMix on {config.cutmix:.0%} of the faces (a patch of another face of the batch, "
+                              "the labels mixed by its area)")
+        extras.append(("資料增強：" + _series(kinds, "zh")) if zh else "augmentation: " + _series(kinds))
+    else:
+        extras.append("不做資料增強" if zh else "no augmentation")
+    extras.append(f"測試時{TTA_WORDS_ZH[config.tta]}" if zh else TTA_WORDS[config.tta])
+    if config.ensemble > 1:
+        extras.append(f"{config.ensemble} 個 seed 的 ensemble" if zh else f"an ensemble of {config.ensemble} seeds")
+    if zh:
+        limits = f"（{'；'.join(stopping)}）" if stopping else ""
+        return (f"Profile `{config.profile}`：{faces}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
+                f"{limits}；{optimiser}，{schedule}；{'；'.join(extras)}。")
+    limits = f" ({'; '.join(stopping)})" if stopping else ""
+    return (f"Profile `{config.profile}`: {faces}, batch {config.batch_size}, at most {config.epochs} epochs{limits}; "
+            f"{optimiser}, {schedule}; {'; '.join(extras)}.")
 
 
 def architecture(name, parameters, flops, lang="en"):
@@ -183,17 +209,27 @@ def training(metrics, lang="en"):
     average = metrics.get("weight_average")
     if average:
         best = average["best_epoch_val_accuracy"]  # the best epoch's own score; the average's follows
+    improving = still_improving(metrics)
     if zh:
         best_text = f"，validation 準確率 {best:.1%}" if best is not None else ""
+        trend = "；最好的剛好是最後一個 epoch，停下來的時候還在進步，多訓練一些可能會更好" if improving else ""
         return (f"訓練跑了 {metrics['epochs_run']} 個 epoch，因為{STOP_WORDS_ZH[metrics['stopped_by']]}而停止；"
-                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}。{weight_average(average, 'zh')}"
+                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}{trend}。{weight_average(average, 'zh')}"
                 f"在 {metrics['device']} 上花了 {metrics['train_seconds']:.0f} 秒（每個 epoch "
                 f"{metrics['seconds_per_epoch']:.1f} 秒，每秒 {metrics['train_images_per_second']:.0f} 張圖）。")
     best_text = f" with validation accuracy {best:.1%}" if best is not None else ""
+    trend = (": the last one, so it was still improving when it stopped and more training may help"
+             if improving else "")
     return (f"Training ran {metrics['epochs_run']} epochs and stopped because {STOP_WORDS[metrics['stopped_by']]}; "
-            f"the best epoch was {metrics['best_epoch']}{best_text}. {weight_average(average, 'en')}"
+            f"the best epoch was {metrics['best_epoch']}{best_text}{trend}. {weight_average(average, 'en')}"
             f"It took {metrics['train_seconds']:.0f} s on the {metrics['device']} "
             f"({metrics['seconds_per_epoch']:.1f} s per epoch, {metrics['train_images_per_second']:.0f} images/s).")
+
+
+def still_improving(metrics):
+    """Whether a run was still improving when it stopped: its best validation epoch was its last one and it was
+    stopped by its budget or its epoch cap (not by early stopping)."""
+    return metrics["best_epoch"] == metrics["epochs_run"] and metrics["stopped_by"] != "early_stopping"
 
 
 def weight_average(average, lang="en"):
@@ -317,37 +353,58 @@ def region_share(summary, lang="en"):
             f"saliency weighs more on the mouth than on brows and eyes: {mouth_heavy}.")
 
 
-def checks(table, lang="en"):
-    """Sentences on which saliency methods pass the randomisation and deletion checks and IG's completeness.
+#: The saliency methods as the report names them.
+METHOD_NAMES = {"vanilla": "vanilla gradient", "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients",
+                "grad_cam": "Grad-CAM"}
+
+
+def method_name(name):
+    """A saliency method's display name ("integrated_gradients" -> "Integrated Gradients")."""
+    return METHOD_NAMES.get(name, name)
+
+
+def checks(table, lang="en", threshold=0.5):
+    """Sentences on the randomisation and deletion checks of the saliency methods, thresholds and values stated.
 
     Args:
-        table: ``saliency.SanityChecks.table`` (one row per method; columns ``passes_randomisation``,
-            ``faithful``, ``deletion_auc``, ``random_order_auc`` and, for IG, ``completeness_gap``).
+        table: ``saliency.SanityChecks.table`` (one row per method; columns ``spearman_after_randomisation``,
+            ``passes_randomisation``, ``faithful``, ``deletion_auc``, ``random_order_auc`` and, for IG,
+            ``completeness_gap``).
         lang: "zh" or "en".
+        threshold: the rank correlation below which a method passes (``saliency.sanity_checks``'s).
     """
+    zh = _language(lang) == "zh"
+    values = {name: table.loc[name, "spearman_after_randomisation"] for name in table.index}
+    listed = lambda names: _series([f"{method_name(name)} {values[name]:.2f}" for name in names], lang)  # noqa: E731
     passed = [name for name in table.index if table.loc[name, "passes_randomisation"]]
     flagged = [name for name in table.index if not table.loc[name, "passes_randomisation"]]
     faithful = [name for name in table.index if table.loc[name, "faithful"]]
-    best = table["deletion_auc"].idxmin()
+    aucs = table["deletion_auc"].round(3)
+    best = [name for name in table.index if aucs[name] == aucs.min()]
+    random_auc = table["random_order_auc"].iloc[0]
     gaps = table["completeness_gap"].dropna() if "completeness_gap" in table else table.index[:0]
-    if _language(lang) == "zh":
-        changed = "、".join(passed) + " 的" if passed else "沒有任何方法的"
-        deleting = "、".join(faithful) + " " if faithful else "沒有任何方法"
-        text = f"把每一層重新隨機初始化之後，{changed} map 和原本的 rank correlation 掉到門檻以下"
-        text += f"；**要注意**：{'、'.join(flagged)} 幾乎沒變，代表它解釋不了這個模型。" if flagged else "。"
-        text += (f"依 saliency 由高到低刪掉像素時，{deleting}讓該 class 的機率掉得比隨機順序"
-                 f"（AUC {table['random_order_auc'].iloc[0]:.3f}）快；最忠實的是 {best}"
-                 f"（AUC {table.loc[best, 'deletion_auc']:.3f}）。")
+    best_names = _series([method_name(name) for name in best], lang)
+    if zh:
+        text = f"把每一層重新隨機初始化之後，map 和原本的 rank correlation（門檻 {threshold:g}）："
+        text += f"{listed(passed)} 掉到門檻以下，通過" if passed else "沒有任何方法掉到門檻以下"
+        text += f"；{listed(flagged)} 沒有掉到門檻以下，沒通過：它的 map 不太隨模型的權重改變，解釋不了這個模型。" if flagged else "。"
+        text += (f"依 saliency 由高到低刪掉像素，機率下降曲線的 AUC 越低越忠實；隨機順序是 {random_auc:.3f}，"
+                 f"{_series([method_name(name) for name in faithful], lang) or '沒有任何方法'}比它低。")
+        text += (f"最低的是 {best_names}（{aucs[best[0]]:.3f}）。" if len(best) == 1
+                 else f"最低的是 {best_names}，並列 {aucs[best[0]]:.3f}。")
         if len(gaps):
             text += f"Integrated Gradients 加總起來和分數差距平均只差 {gaps.iloc[0]:.1%}。"
         return text
-    text = (f"After re-initialising every layer, the maps of {', '.join(passed) or 'no method'} lose their rank "
-            f"correlation with the originals (below the threshold)")
-    text += (f"; **flagged**: {', '.join(flagged)} barely change{'s' if len(flagged) == 1 else ''}, so "
-             f"{'it does' if len(flagged) == 1 else 'they do'} not explain this model." if flagged else ".")
-    text += (f" Deleting pixels in saliency order lowers the class probability faster than random order "
-             f"(AUC {table['random_order_auc'].iloc[0]:.3f}) for {', '.join(faithful) or 'no method'}; the most "
-             f"faithful map is {best} (AUC {table.loc[best, 'deletion_auc']:.3f}).")
+    text = f"After re-initialising every layer, the maps' rank correlation with the originals (threshold {threshold:g}) "
+    text += f"falls below the threshold for {listed(passed)}: they pass" if passed else "stays above it for every method"
+    text += (f"; it stays above for {listed(flagged)}, which fail{'s' if len(flagged) == 1 else ''}: "
+             f"{'its map does' if len(flagged) == 1 else 'their maps do'} not follow the model's weights closely "
+             "enough to explain it." if flagged else ".")
+    text += (f" Deleting pixels in saliency order, a lower area under the probability curve means a more faithful "
+             f"map; random order gives {random_auc:.3f}, and {_series([method_name(name) for name in faithful]) or 'no method'}"
+             f" {'goes' if len(faithful) == 1 else 'go'} below it.")
+    text += (f" The lowest is {best_names} ({aucs[best[0]]:.3f})." if len(best) == 1
+             else f" The lowest are {best_names}, tied at {aucs[best[0]]:.3f}.")
     if len(gaps):
         text += f" Integrated Gradients adds up to the score difference within {gaps.iloc[0]:.1%} on average."
     return text
@@ -362,24 +419,38 @@ def layers(conv_layers, early, deep, lang="en"):
 
 def filter_classes(summary, lang="en"):
     """Sentences on which classes dominate the filters' top faces, from ``features.filter_class_summary``."""
-    best = summary["most_selective"]
     never = summary["never_dominant"]
     if _language(lang) == "zh":
         leading = "、".join(f"{class_name(name, lang)}{count} 個" for name, count in summary["dominant_counts"].items())
         text = (f"`{summary['layer']}` 的 {summary['filters']} 個 filter 中，依每個 filter 最能激發它的前 {summary['k']} "
                 f"張臉裡最多的 class 來分：{leading}。有 {summary['selective']} 個 filter 的前幾名有一半以上屬於同一類；"
-                f"最挑的是第 {best['filter']} 號 filter，{best['share']:.0%} 是{class_name(best['class'], lang)}。")
+                + _top_share(summary, lang))
         if never:
             text += f"沒有任何 filter 以{'、'.join(class_name(name, lang) for name in never)}為主。"
         return text
     leading = ", ".join(f"*{name}* {count}" for name, count in summary["dominant_counts"].items())
     text = (f"Of the {summary['filters']} filters of `{summary['layer']}`, the class most frequent among each filter's "
             f"top {summary['k']} faces is: {leading}. {summary['selective']} filters have one class in at least half "
-            f"of their top faces; the most selective, filter {best['filter']}, has {best['share']:.0%} "
-            f"*{best['class']}*.")
+            f"of their top faces; " + _top_share(summary, lang))
     if never:
         text += f" No filter is dominated by {', '.join(f'*{name}*' for name in never)}."
     return text
+
+
+def _top_share(summary, lang):
+    """The filters with the highest one-class share of their top faces: one named, or how many tie."""
+    tied = summary.get("at_top_share") or [summary["most_selective"]]
+    share = summary.get("top_share", summary["most_selective"]["share"])
+    named = [f"{item['filter']}（{class_name(item['class'], lang)}）" if lang == "zh"
+             else f"{item['filter']} ({class_name(item['class'])})" for item in tied[:5]]
+    more = len(tied) - len(named)
+    if lang == "zh":
+        which = "、".join(named) + (f" 等 {len(tied)} 個" if more else "")
+        return (f"單一 class 比例最高的是第 {which} 號 filter，{share:.0%}。" if len(tied) == 1
+                else f"有 {len(tied)} 個 filter 並列最高，{share:.0%} 屬於同一類：第 {which} 號。")
+    which = ", ".join(named) + (f" and {more} more" if more else "")
+    return (f"the highest one-class share is filter {which}'s, {share:.0%}." if len(tied) == 1
+            else f"{len(tied)} filters tie at the highest one-class share, {share:.0%}: filters {which}.")
 
 
 def audit(summary, lang="en"):
@@ -448,26 +519,75 @@ def cnn_answer(headline, lang="en"):
     return _join(lang, opening, test_accuracy(headline["splits"], headline["split"], lang), note)
 
 
+#: The level below which a paired test's p-value counts as a difference (``dnn_answer``).
+SIGNIFICANCE = 0.05
+
+
+def paired_test(paired, lang="en"):
+    """McNemar's exact test of the CNN against the DNN (``evaluate.mcnemar``) in words, its counts and p-value.
+
+    Returns:
+        (verdict, sentence): verdict "cnn", "dnn" or "tie" (p at or above ``SIGNIFICANCE``).
+    """
+    zh = _language(lang) == "zh"
+    n, cnn_only, dnn_only, p = paired["n"], paired["first_only"], paired["second_only"], paired["p_value"]
+    verdict = "tie" if p >= SIGNIFICANCE else ("cnn" if cnn_only > dnn_only else "dnn")
+    p_text = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
+    if zh:
+        counts = (f"在同樣的 {n:,} 張臉上，只有 CNN 答對的有 {cnn_only:,} 張，只有 DNN 答對的有 {dnn_only:,} 張"
+                  f"（McNemar exact test，{p_text}）")
+        return verdict, counts + {"cnn": f"，低於 {SIGNIFICANCE:g}：CNN 確實比較準。",
+                                  "dnn": f"，低於 {SIGNIFICANCE:g}：DNN 確實比較準。",
+                                  "tie": f"，沒有低於 {SIGNIFICANCE:g}：兩者的差距在這些臉上不顯著。"}[verdict]
+    counts = (f"On the same {n:,} faces, the CNN alone is right on {cnn_only:,} and the DNN alone on {dnn_only:,} "
+              f"(McNemar exact test, {p_text}")
+    return verdict, counts + {"cnn": f", below {SIGNIFICANCE:g}): the CNN is the more accurate.",
+                              "dnn": f", below {SIGNIFICANCE:g}): the DNN is the more accurate.",
+                              "tie": f", not below {SIGNIFICANCE:g}): the difference is not significant on these "
+                                     "faces."}[verdict]
+
+
 def dnn_answer(result, synthetic, lang="en"):
-    """Q2's explanation (說明): the comparison with the CNN and what it shows, from ``workbook.comparison``."""
+    """Q2's explanation (說明): the comparison with the CNN, whether it is significant, and why.
+
+    Args:
+        result: ``workbook.comparison`` of {"CNN": ..., "DNN": ...} with its ``paired`` test.
+        synthetic: the faces are generated.
+        lang: "zh" or "en".
+    """
     zh = _language(lang) == "zh"
     cnn, dnn = result["models"]["CNN"], result["models"]["DNN"]
-    if cnn["accuracy"] > dnn["accuracy"]:
-        meaning = ("參數量差不多，CNN 卻準得多：它的小 filter 在整張臉上共用，嘴角、眉毛不論出現在哪個位置都用同一組權重去偵測；"
-                   "DNN 則把大部分參數花在第一層「每個像素對每個神經元」的權重上，每個位置都得各自重新學，"
-                   "所以同樣的參數能學到的東西少很多。" if zh else
-                   "With about the same number of parameters the CNN is clearly better: its small filters are shared "
-                   "across the face, so a mouth corner or a brow is detected by the same weights wherever it is, while "
-                   "the DNN spends most of its parameters on one weight per pixel and unit in its first layer and must "
-                   "learn every position anew.")
+    verdict, tested = paired_test(result["paired"], lang) if "paired" in result else ("tie", "")
+    dense, largest = dnn["largest_layer"], cnn["largest_layer"]
+    if zh:
+        where = (f"DNN 的參數有 {dense['share']:.0%} 在 `{dense['name']}` 這一層（每個像素對每個神經元各一個權重，"
+                 f"臉上每個位置都要各自學）；CNN 最大的一層 `{largest['name']}` 只佔它的 {largest['share']:.0%}，"
+                 "小 filter 在整張臉上共用同一組權重，嘴角、眉毛出現在哪裡都用同一組權重偵測。")
+        meaning = {"cnn": "參數量差不多，差別在參數花在哪裡：" + where,
+                   "dnn": "這次 DNN 比較準：在這份資料上，權重共用沒有帶來優勢。" + where,
+                   "tie": "參數花的地方不同（" + where.rstrip("。") + "），但這次的準確率差距還不足以下結論。"}[verdict]
     else:
-        meaning = ("這次 DNN 並沒有輸給 CNN：在這份資料上，權重共用沒有帶來優勢。" if zh else
-                   "In this run the DNN is not worse than the CNN: sharing weights across the face brought no "
-                   "advantage on this data.")
+        where = (f"{dense['share']:.0%} of the DNN's parameters sit in `{dense['name']}`, one weight per pixel and "
+                 f"unit, so every position of the face is learned anew; the CNN's largest layer, `{largest['name']}`, "
+                 f"holds {largest['share']:.0%} of its parameters, small filters shared across the face, so a mouth "
+                 "corner or a brow is detected by the same weights wherever it is.")
+        meaning = {"cnn": "With about the same number of parameters, the difference is where they sit: " + where,
+                   "dnn": "Here the DNN is the more accurate: sharing weights brought no advantage on this data. "
+                          + where,
+                   "tie": "The two spend their parameters differently (" + where.rstrip(".") + "), but this run's "
+                          "accuracies do not tell them apart."}[verdict]
+    improving = [label for label, values in (("CNN", cnn), ("DNN", dnn))
+                 if still_improving({"best_epoch": values["best_epoch"], "epochs_run": values["epochs"],
+                                     "stopped_by": values["stopped_by"]})]
+    trend = ""
+    if improving:
+        trend = (f"{'和'.join(improving)} 的最好 epoch 都是最後一個：停下來時還在進步，比較是在訓練還沒飽和時做的。" if zh
+                 else f"The {' and the '.join(improving)}'s best epoch was {'its' if len(improving) == 1 else 'their'} "
+                      "last: still improving when stopped, so the comparison is of networks not trained to the end.")
     note = _synthetic_note(synthetic, "這是在合成資料上的比較；真實照片的差距請參考 2017 年原報告（CNN 60.9%、DNN 35.4%）。",
                            "This comparison is on generated faces; for real photographs see the 2017 report "
                            "(CNN 60.9 %, DNN 35.4 %).", lang)
-    return _join(lang, comparison(result, lang), meaning, note)
+    return _join(lang, comparison(result, lang), tested, meaning, trend, note)
 
 
 def confusion_answer(summary, synthetic, lang="en"):
@@ -497,14 +617,10 @@ def saliency_answer(regions, table, synthetic, lang="en"):
 
 def filter_answer(summary, synthetic, lang="en"):
     """Q5's explanation (說明): which classes activate the deep layer's filters, from ``features.filter_class_summary``."""
-    zh = _language(lang) == "zh"
-    opening = ("淺層 filter 的 gradient ascent 圖是不同方向的邊緣和紋理，深層 filter 的圖則是臉部局部的組合。" if zh else
-               "Gradient ascent on the early layer's filters draws edges and textures of different orientations, the "
-               "deep layer's filters combinations of face parts.")
     note = _synthetic_note(synthetic, "在合成資料上，偏好某個 class 的 filter 代表它學到了產生器畫那種表情時用的特徵。",
                            "On generated faces a filter that prefers one class has learned a feature the generator "
                            "draws for that expression.", lang)
-    return _join(lang, opening, filter_classes(summary, lang), note)
+    return _join(lang, filter_classes(summary, lang), note)
 
 
 def glance_rows(results):

@@ -253,11 +253,11 @@ img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
 .fer-front td, .fer-front th { border: 1px solid #bbb; padding: 0.6mm 2mm; text-align: left; vertical-align: top; }
 .fer-front .fer-identity td { border: none; padding: 0.6mm 4mm 0.6mm 0; font-size: 10pt; }
 .fer-toc ol { margin: 0; padding-left: 6mm; }
-.fer-references { margin-top: 3mm; font-size: 7pt; line-height: 1.25; }
+.fer-references { margin-top: 1.5mm; font-size: 7pt; line-height: 1.15; }
 .fer-references ol { display: grid; grid-template-columns: 1fr 1fr; column-gap: 6mm; margin: 0; padding: 0;
                      list-style: none; }
-.fer-references h1 { font-size: 11pt; margin: 0 0 1mm; }
-.fer-references li { margin-bottom: 0.5mm; }
+.fer-references h1 { font-size: 10.5pt; margin: 0 0 0.5mm; }
+.fer-references li { margin-bottom: 0.3mm; }
 .fer-collaborators { margin: 0 0 1mm; }
 .fer-computed { font-size: 8pt; color: #555; font-style: italic; margin: 0 0 1mm; }
 .fer-banner { text-align: center; font-weight: bold; color: #9a1b1b; background: #fde8e8;
@@ -578,9 +578,8 @@ def _cite(text):
 
 #: The student's own 說明 (a markdown cell, empty in the committed notebooks) and the computed one after it.
 STUDENT_EXPLANATION, COMPUTED_EXPLANATION = "student-explanation", "computed-explanation"
-COMPUTED_NOTE = ('<p class="fer-computed">（以下由本次執行的數據自動產生；在筆記本的說明格寫下你自己的說明，它會取代這段。）'
-                 "Computed from this run's numbers: write your own explanation in the notebook's 說明 cell and it "
-                 "takes this place.</p>")
+COMPUTED_NOTE = ('<p class="fer-computed">（以下由本次數據自動產生 / computed from this run\'s numbers; '
+                 "write your own in the notebook's 說明 cell）</p>")
 KEY_NUMBERS_HEADING = "#### 數據重點 / Key numbers"
 
 

@@ -243,7 +243,9 @@ def comparison(chapters):
     Returns:
         {"split": the analysed split, "tta": the runs' test-time augmentation, "models": {label: {"parameters",
          "train_accuracy", "validation_accuracy", "accuracy" (analysed split), "macro_f1", "gap" (train minus
-         analysed), "epochs", "seconds_per_epoch"}}}.
+         analysed), "epochs", "best_epoch", "stopped_by", "seconds_per_epoch", "largest_layer": {"name",
+         "parameters", "share"}}}, "paired": ``evaluate.mcnemar`` of the first model against the second on the
+         analysed faces (with two chapters)}.
     Raises:
         ValueError: the chapters analyse different splits or use different test-time augmentation.
     """
@@ -260,9 +262,23 @@ def comparison(chapters):
             "parameters": chapter.run.config["parameters"], "train_accuracy": metrics["splits"]["train"]["accuracy"],
             "validation_accuracy": metrics["splits"]["val"]["accuracy"], "accuracy": tested["accuracy"],
             "macro_f1": tested["macro_f1"], "gap": metrics["splits"]["train"]["accuracy"] - tested["accuracy"],
-            "epochs": metrics["epochs_run"], "seconds_per_epoch": metrics["seconds_per_epoch"],
+            "epochs": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "stopped_by": metrics["stopped_by"],
+            "seconds_per_epoch": metrics["seconds_per_epoch"], "largest_layer": _largest_layer(chapter.run),
         }
-    return {"split": split, "tta": ttas.pop(), "models": models}
+    result = {"split": split, "tta": ttas.pop(), "models": models}
+    if len(chapters) == 2:
+        first, second = chapters.values()
+        if not np.array_equal(first.analysed.y, second.analysed.y):
+            raise ValueError("chapters to compare must analyse the same faces in the same order")
+        result["paired"] = evaluate.mcnemar(first.analysed.y, first.predicted, second.predicted)
+    return result
+
+
+def _largest_layer(run):
+    """{"name", "parameters", "share"} of the layer holding most of a run's model's parameters."""
+    model = run.load_model()
+    name, count = max(((layer.name, layer.count_params()) for layer in model.layers), key=lambda item: item[1])
+    return {"name": name, "parameters": int(count), "share": count / max(model.count_params(), 1)}
 
 
 def comparison_table(result):
@@ -273,7 +289,7 @@ def comparison_table(result):
             "validation_accuracy": "validation accuracy", "accuracy": f"{result['split']} accuracy",
             "macro_f1": f"{result['split']} macro-F1", "gap": "train - test gap", "epochs": "epochs",
             "seconds_per_epoch": "seconds per epoch"}
-    table = pd.DataFrame({label: {rows[key]: value for key, value in values.items()}
+    table = pd.DataFrame({label: {rows[key]: value for key, value in values.items() if key in rows}
                           for label, values in result["models"].items()})
     return table.reindex(list(rows.values()))
 
@@ -281,6 +297,12 @@ def comparison_table(result):
 def saliency_faces(chapter):
     """One face per class of the analysed split: the first the run classifies correctly (with its TTA)."""
     return evaluate.one_per_class(chapter.analysed.y, chapter.predicted)
+
+
+def training_rows(chapter):
+    """(faces the run trained on, training faces it could have: the Training rows outside validation)."""
+    available = int(np.sum(chapter.dataset.usage == "Training")) - len(chapter.parts["val"])
+    return len(chapter.parts["train"]), available
 
 
 def profile_configs():

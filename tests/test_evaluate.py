@@ -111,3 +111,13 @@ def test_test_split_defaults_to_a_labeled_test_split_then_validation():
     assert evaluate.resolve_split(ml2017) == "val"
     with pytest.raises(ValueError, match="no labeled test or validation split"):
         evaluate.resolve_split({"train": part(0)})
+
+
+def test_mcnemar_counts_the_faces_only_one_gets_right_and_gives_the_exact_p_value():
+    y = np.array([0] * 12)
+    first = np.array([0] * 10 + [1, 1])   # right on 10
+    second = np.array([1] * 10 + [1, 1])  # right on none
+    result = evaluate.mcnemar(y, first, second)
+    assert (result["n"], result["first_only"], result["second_only"]) == (12, 10, 0)
+    assert result["p_value"] == pytest.approx(2 * 0.5 ** 10)  # two-sided binomial tail, by hand
+    assert evaluate.mcnemar(y, first, first)["p_value"] == 1.0  # no discordant face: no evidence either way

@@ -167,6 +167,6 @@ def test_class_shares_selectivity_and_description():
     assert summary["most_selective"] == {"filter": 0, "class": "angry", "share": 1.0}
     text = narrative.filter_classes(summary)
     assert "*angry* 2, *happy* 1" in text and "2 filters have one class in at least half" in text
-    assert "filter 0, has 100% *angry*" in text
+    assert "the highest one-class share is filter 0 (*angry*)'s, 100%" in text
     with pytest.raises(ValueError, match="labels"):
         features.class_share_table(features.TopActivating("conv", np.zeros((1, 1), int), np.zeros((1, 1))))

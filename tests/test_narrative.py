@@ -25,9 +25,23 @@ def test_training_recipe_names_the_profile_settings():
     assert "對 50% 的臉做 CutMix" in narrative.training_recipe(mixed, "zh")
     averaged = narrative.training_recipe(config.resolve("cpu", average_tail=0.25))
     assert "cosine decay, the weights of the epochs in its last 25% averaged (SWA);" in averaged
-    quick = narrative.training_recipe(config.resolve("quick"))
-    assert "mirrored face" in quick and "8,000 training faces" in quick and "rotations" not in quick
+    quick = narrative.training_recipe(config.resolve("quick"), rows=(8000, 25838))
+    assert "mirrored face" in quick and "8,000 of the 25,838 training faces" in quick and "rotations" not in quick
     assert "SWA" not in quick
+
+
+def test_training_recipe_says_nothing_about_what_is_off():
+    """Issue 22: the quick profile has no warm-up, no label smoothing, and a patience as long as its epoch cap."""
+    quick = config.resolve("quick")
+    for lang in ("en", "zh"):
+        text = narrative.training_recipe(quick, lang, rows=(8000, 25838))
+        assert "warm-up" not in text and "label smoothing" not in text, text
+        assert "early stopping" not in text and "提早停止" not in text, "patience 10 with 10 epochs cannot stop a run"
+        assert "8,000" in text and "25,838" in text
+        assert "（" not in text.split("時間預算")[-1][:40] if lang == "zh" else True
+    full = narrative.training_recipe(config.resolve("full"))
+    assert "5-epoch linear warm-up" in full and "label smoothing 0.1" in full and "early stopping after 50" in full
+    assert "weight decay" not in narrative.training_recipe(config.resolve("quick", weight_decay=0.0))
 
 
 def test_profiles_table_has_a_row_per_profile():
@@ -90,15 +104,20 @@ def test_region_share_sentence():
     assert "1.7x what their area alone would get" in text and "*happy*, *surprise*." in text
 
 
-def test_checks_flag_the_methods_that_fail():
-    table = pd.DataFrame({"passes_randomisation": [True, False], "faithful": [True, False],
-                          "deletion_auc": [0.2, 0.5], "random_order_auc": [0.4, 0.4],
-                          "completeness_gap": [float("nan"), 0.031]}, index=["vanilla", "integrated_gradients"])
+def test_checks_state_the_threshold_the_values_and_ties():
+    table = pd.DataFrame({"spearman_after_randomisation": [0.12, 0.501, 0.3], "passes_randomisation": [True, False, True],
+                          "faithful": [True, False, True], "deletion_auc": [0.1731, 0.5, 0.1729],
+                          "random_order_auc": [0.4, 0.4, 0.4], "completeness_gap": [float("nan"), 0.031, float("nan")]},
+                         index=["vanilla", "integrated_gradients", "grad_cam"])
     text = narrative.checks(table)
-    assert "the maps of vanilla lose their rank correlation" in text
-    assert "**flagged**: integrated_gradients barely changes, so it does not explain this model." in text
-    assert "(AUC 0.400) for vanilla; the most faithful map is vanilla (AUC 0.200)" in text
+    assert "(threshold 0.5) falls below the threshold for vanilla gradient 0.12 and Grad-CAM 0.30: they pass" in text
+    assert "it stays above for Integrated Gradients 0.50, which fails" in text
+    assert "random order gives 0.400, and vanilla gradient and Grad-CAM go below it" in text
+    assert "The lowest are vanilla gradient and Grad-CAM, tied at 0.173." in text, "a tie is said as a tie"
     assert "within 3.1% on average" in text
+    zh = narrative.checks(table, "zh")
+    assert "門檻 0.5" in zh and "並列 0.173" in zh and "Integrated Gradients 0.50 沒有掉到門檻以下，沒通過" in zh
+    assert "integrated_gradients" not in text + zh, "methods by their names, not the code's"
 
 
 def test_filter_classes_sentence():
@@ -107,7 +126,11 @@ def test_filter_classes_sentence():
                "never_dominant": ["disgust"]}
     text = narrative.filter_classes(summary)
     assert "Of the 64 filters of `conv3_2`" in text and "top 9 faces is: *happy* 40, *surprise* 24" in text
-    assert "filter 5, has 100% *happy*" in text and "No filter is dominated by *disgust*." in text
+    assert "the highest one-class share is filter 5 (*happy*)'s, 100%." in text
+    assert "No filter is dominated by *disgust*." in text
+    tied = {**summary, "top_share": 1.0, "at_top_share": [{"filter": index, "class": "happy"} for index in range(10)]}
+    assert "10 filters tie at the highest one-class share, 100%: filters 0 (*happy*)" in narrative.filter_classes(tied)
+    assert "有 10 個 filter 並列最高" in narrative.filter_classes(tied, "zh"), "issue 22: not 'the most selective'"
 
 
 def test_audit_sentence_mentions_only_what_was_found():
@@ -181,11 +204,45 @@ def test_answers_explain_in_both_languages_and_say_what_synthetic_faces_mean():
     assert "70,551 個參數" in zh and "兩者平均為 77.5%" in zh and "合成資料" in zh
     assert "70,551 parameters" in en and "is 77.5%" in en and "generated" in en
     assert "generated" not in narrative.cnn_answer(_headline(splits, synthetic=False), "en")
-    result = {"split": "PrivateTest", "tta": "none", "models": {
-        "CNN": {"parameters": 1000, "accuracy": 0.8, "gap": 0.05, "seconds_per_epoch": 10.0},
-        "DNN": {"parameters": 1010, "accuracy": 0.4, "gap": 0.2, "seconds_per_epoch": 2.0}}}
-    assert "CNN 卻準得多" in narrative.dnn_answer(result, False, "zh")
-    assert "clearly better" in narrative.dnn_answer(result, False, "en")
+    result = _comparison(cnn_only=300, dnn_only=20, p_value=1e-40)
+    assert "the CNN is the more accurate" in narrative.dnn_answer(result, False, "en")
+    assert "CNN 確實比較準" in narrative.dnn_answer(result, False, "zh")
+    assert "clearly" not in narrative.dnn_answer(result, False, "en")
+
+
+def _comparison(cnn_only, dnn_only, p_value, cnn_accuracy=0.8, dnn_accuracy=0.4, improving=False):
+    layer = {"name": "dense1", "parameters": 900, "share": 0.9}
+    return {"split": "PrivateTest", "tta": "none",
+            "paired": {"n": 1000, "first_only": cnn_only, "second_only": dnn_only, "p_value": p_value},
+            "models": {
+                "CNN": {"parameters": 1000, "accuracy": cnn_accuracy, "gap": 0.05, "seconds_per_epoch": 10.0,
+                        "epochs": 10, "best_epoch": 10 if improving else 7, "stopped_by": "time_budget",
+                        "largest_layer": {"name": "conv3_2", "parameters": 300, "share": 0.3}},
+                "DNN": {"parameters": 1010, "accuracy": dnn_accuracy, "gap": 0.2, "seconds_per_epoch": 2.0,
+                        "epochs": 10, "best_epoch": 4, "stopped_by": "early_stopping", "largest_layer": layer}}}
+
+
+def test_q2_calls_a_difference_only_with_a_paired_test_below_005():
+    """Issue 22: "better" only beyond a stated margin; here McNemar's exact test on the same faces."""
+    tie = narrative.dnn_answer(_comparison(cnn_only=31, dnn_only=25, p_value=0.5, dnn_accuracy=0.79), False, "en")
+    assert "the CNN alone is right on 31 and the DNN alone on 25 (McNemar exact test, p = 0.5, not below 0.05)" in tie
+    assert "not significant" in tie and "more accurate" not in tie
+    better = narrative.dnn_answer(_comparison(cnn_only=300, dnn_only=20, p_value=1e-40), False, "en")
+    assert "p < 0.001, below 0.05): the CNN is the more accurate." in better
+    assert "90% of the DNN's parameters sit in `dense1`" in better and "`conv3_2`, holds 30%" in better
+    zh = narrative.dnn_answer(_comparison(cnn_only=300, dnn_only=20, p_value=1e-40), False, "zh")
+    assert "只有 CNN 答對的有 300 張，只有 DNN 答對的有 20 張" in zh and "90% 在 `dense1`" in zh
+
+
+def test_a_network_whose_best_epoch_was_its_last_was_still_improving():
+    text = narrative.dnn_answer(_comparison(300, 20, 1e-40, improving=True), False, "en")
+    assert "The CNN's best epoch was its last: still improving when stopped" in text
+    metrics = {"epochs_run": 10, "best_epoch": 10, "stopped_by": "time_budget", "splits": {"val": {"accuracy": 0.5}},
+               "device": "CPU", "train_seconds": 90.0, "seconds_per_epoch": 9.0, "train_images_per_second": 800.0}
+    assert "still improving when it stopped" in narrative.training(metrics)
+    assert "還在進步" in narrative.training(metrics, "zh")
+    assert "still improving" not in narrative.training({**metrics, "best_epoch": 6})
+    assert "still improving" not in narrative.training({**metrics, "stopped_by": "early_stopping"})
 
 
 def test_glance_rows_quote_this_run_beside_the_2017_report():

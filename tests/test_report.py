@@ -518,11 +518,11 @@ def test_the_students_explanation_prints_as_its_own_with_the_computed_numbers_be
     text = report.to_html([_explained_chapter(tmp_path / "01-q.ipynb", mine)])
     assert "我的 CNN 在 happy 上最準" in text and "a prompt" not in text
     assert text.index("我的 CNN") < text.index("數據重點 / Key numbers") < text.index("COMPUTED 80.1 %")
-    assert "Computed from this run" not in text
+    assert "computed from this run" not in text
 
 
 def test_an_empty_explanation_gives_the_computed_one_marked_as_computed(tmp_path):
     text = report.to_html([_explained_chapter(tmp_path / "01-q.ipynb", "<!-- write here -->\n")])
     assert "Key numbers" not in text and "write here" not in text
-    assert text.index("Computed from this run") < text.index("COMPUTED 80.1 %")
-    assert "Computed from this run's numbers" in text
+    assert text.index("computed from this run") < text.index("COMPUTED 80.1 %")
+    assert "write your own in the notebook" in text

@@ -37,6 +37,10 @@ def test_chapters_share_the_run_and_the_analysed_split(tiny_workbook):
     assert dnn.run.config["match"] == "vgg_small" and dnn.run.directory != cnn.run.directory
     result = workbook.comparison({"CNN": cnn, "DNN": dnn})
     assert result["split"] == "PrivateTest" and result["tta"] == "flip"
+    paired = result["paired"]  # McNemar on the same faces: the counts come from the two chapters' predictions
+    assert paired["n"] == len(cnn.analysed) and paired["first_only"] == int(np.sum(
+        (cnn.predicted == cnn.analysed.y) & (dnn.predicted != dnn.analysed.y))) and 0 < paired["p_value"] <= 1
+    assert result["models"]["DNN"]["largest_layer"]["name"] == "dense1"
     for label, chapter in (("CNN", cnn), ("DNN", dnn)):
         splits = chapter.run.metrics["splits"]
         values = result["models"][label]
