@@ -68,7 +68,9 @@ def _series(items, lang="en"):
     if len(items) <= 1:
         return items[0] if items else ""
     if lang == "zh":
-        return "、".join(items[:-1]) + "和" + items[-1]
+        head = "、".join(items[:-1])
+        spaced = head[-1:].isascii() or items[-1][:1].isascii()  # "Grad-CAM 和 SmoothGrad", "開心和難過"
+        return head + (" 和 " if spaced else "和") + items[-1]
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -388,8 +390,11 @@ def checks(table, lang="en", threshold=0.5):
         text = f"把每一層重新隨機初始化之後，map 和原本的 rank correlation（門檻 {threshold:g}）："
         text += f"{listed(passed)} 掉到門檻以下，通過" if passed else "沒有任何方法掉到門檻以下"
         text += f"；{listed(flagged)} 沒有掉到門檻以下，沒通過：它的 map 不太隨模型的權重改變，解釋不了這個模型。" if flagged else "。"
+        unfaithful = [name for name in table.index if name not in faithful]
         text += (f"依 saliency 由高到低刪掉像素，機率下降曲線的 AUC 越低越忠實；隨機順序是 {random_auc:.3f}，"
-                 f"{_series([method_name(name) for name in faithful], lang) or '沒有任何方法'}比它低。")
+                 f"{_series([method_name(name) for name in faithful], lang) or '沒有任何方法'}比它低")
+        text += (f"，{_series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)} 沒有比它低。"
+                 if unfaithful else "。")
         text += (f"最低的是 {best_names}（{aucs[best[0]]:.3f}）。" if len(best) == 1
                  else f"最低的是 {best_names}，並列 {aucs[best[0]]:.3f}。")
         if len(gaps):
@@ -402,7 +407,10 @@ def checks(table, lang="en", threshold=0.5):
              "enough to explain it." if flagged else ".")
     text += (f" Deleting pixels in saliency order, a lower area under the probability curve means a more faithful "
              f"map; random order gives {random_auc:.3f}, and {_series([method_name(name) for name in faithful]) or 'no method'}"
-             f" {'goes' if len(faithful) == 1 else 'go'} below it.")
+             f" {'goes' if len(faithful) == 1 else 'go'} below it")
+    unfaithful = [name for name in table.index if name not in faithful]
+    text += (f", {_series([f'{method_name(name)} ({aucs[name]:.3f})' for name in unfaithful])} "
+             f"{'does' if len(unfaithful) == 1 else 'do'} not." if unfaithful else ".")
     text += (f" The lowest is {best_names} ({aucs[best[0]]:.3f})." if len(best) == 1
              else f" The lowest are {best_names}, tied at {aucs[best[0]]:.3f}.")
     if len(gaps):
@@ -441,16 +449,17 @@ def _top_share(summary, lang):
     """The filters with the highest one-class share of their top faces: one named, or how many tie."""
     tied = summary.get("at_top_share") or [summary["most_selective"]]
     share = summary.get("top_share", summary["most_selective"]["share"])
-    named = [f"{item['filter']}（{class_name(item['class'], lang)}）" if lang == "zh"
-             else f"{item['filter']} ({class_name(item['class'])})" for item in tied[:5]]
-    more = len(tied) - len(named)
+    shown = tied[:5]
     if lang == "zh":
-        which = "、".join(named) + (f" 等 {len(tied)} 個" if more else "")
-        return (f"單一 class 比例最高的是第 {which} 號 filter，{share:.0%}。" if len(tied) == 1
-                else f"有 {len(tied)} 個 filter 並列最高，{share:.0%} 屬於同一類：第 {which} 號。")
-    which = ", ".join(named) + (f" and {more} more" if more else "")
-    return (f"the highest one-class share is filter {which}'s, {share:.0%}." if len(tied) == 1
-            else f"{len(tied)} filters tie at the highest one-class share, {share:.0%}: filters {which}.")
+        named = "、".join(f"第 {item['filter']} 號（{item['class']}）" for item in shown)
+        if len(tied) == 1:
+            return f"單一 class 比例最高的是{named}，{share:.0%}。"
+        return f"有 {len(tied)} 個 filter 並列最高，前幾名 {share:.0%} 屬於同一類，例如{named}。"
+    named = ", ".join(f"{item['filter']} ({class_name(item['class'])})" for item in shown)
+    more = f" and {len(tied) - len(shown)} more" if len(tied) > len(shown) else ""
+    if len(tied) == 1:
+        return f"the highest one-class share is filter {named}'s, {share:.0%}."
+    return f"{len(tied)} filters tie at the highest one-class share, {share:.0%}: filters {named}{more}."
 
 
 def audit(summary, lang="en"):
@@ -582,8 +591,9 @@ def dnn_answer(result, synthetic, lang="en"):
     trend = ""
     if improving:
         trend = (f"{'和'.join(improving)} 的最好 epoch 都是最後一個：停下來時還在進步，比較是在訓練還沒飽和時做的。" if zh
-                 else f"The {' and the '.join(improving)}'s best epoch was {'its' if len(improving) == 1 else 'their'} "
-                      "last: still improving when stopped, so the comparison is of networks not trained to the end.")
+                 else (f"The {improving[0]}'s best epoch was its last" if len(improving) == 1
+                       else "Both networks' best epoch was their last")
+                 + ": still improving when stopped, so the comparison is of networks not trained to the end.")
     note = _synthetic_note(synthetic, "這是在合成資料上的比較；真實照片的差距請參考 2017 年原報告（CNN 60.9%、DNN 35.4%）。",
                            "This comparison is on generated faces; for real photographs see the 2017 report "
                            "(CNN 60.9 %, DNN 35.4 %).", lang)

@@ -114,6 +114,8 @@ def test_checks_state_the_threshold_the_values_and_ties():
     assert "it stays above for Integrated Gradients 0.50, which fails" in text
     assert "random order gives 0.400, and vanilla gradient and Grad-CAM go below it" in text
     assert "The lowest are vanilla gradient and Grad-CAM, tied at 0.173." in text, "a tie is said as a tie"
+    assert "go below it, Integrated Gradients (0.500) does not." in text, "a method above random order is named"
+    assert "vanilla gradient 0.12 和 Grad-CAM 0.30" in narrative.checks(table, "zh"), "spaces around Latin names"
     assert "within 3.1% on average" in text
     zh = narrative.checks(table, "zh")
     assert "門檻 0.5" in zh and "並列 0.173" in zh and "Integrated Gradients 0.50 沒有掉到門檻以下，沒通過" in zh
@@ -130,7 +132,8 @@ def test_filter_classes_sentence():
     assert "No filter is dominated by *disgust*." in text
     tied = {**summary, "top_share": 1.0, "at_top_share": [{"filter": index, "class": "happy"} for index in range(10)]}
     assert "10 filters tie at the highest one-class share, 100%: filters 0 (*happy*)" in narrative.filter_classes(tied)
-    assert "有 10 個 filter 並列最高" in narrative.filter_classes(tied, "zh"), "issue 22: not 'the most selective'"
+    assert "有 10 個 filter 並列最高，前幾名 100% 屬於同一類，例如第 0 號（happy）、第 1 號（happy）" in \
+        narrative.filter_classes(tied, "zh"), "issue 22: not 'the most selective', and no nested brackets"
 
 
 def test_audit_sentence_mentions_only_what_was_found():
