@@ -294,23 +294,35 @@ def parameter_match(dnn_parameters, cnn_parameters, lang="en"):
             f"({difference:+.2%}).")
 
 
+#: Parameter counts within this share of each other read as "about the same" (Q2's matched DNN is within 1 %).
+SAME_SIZE = 0.01
+
+
 def comparison(result, lang="en"):
-    """Sentences comparing the CNN and the DNN, from ``fer_utils.workbook.comparison``."""
+    """Sentences comparing the CNN and the DNN, from ``fer_utils.workbook.comparison``.
+
+    The difference in points is taken between the accuracies as printed (one decimal), so the sentence's
+    subtraction checks out on the page.
+    """
     cnn, dnn = result["models"]["CNN"], result["models"]["DNN"]
-    points = (cnn["accuracy"] - dnn["accuracy"]) * 100
+    points = round(cnn["accuracy"] * 100, 1) - round(dnn["accuracy"] * 100, 1)
     ratio = cnn["parameters"] / dnn["parameters"]
+    counts = f"{cnn['parameters']:,}"
     if _language(lang) == "zh":
         split = split_name(result["split"], lang)
         lead = f"CNN 高了 {points:.1f} 個百分點" if points >= 0 else f"CNN 反而低了 {-points:.1f} 個百分點"
-        return (f"在{_pad(split)}上，CNN 的準確率是 {cnn['accuracy']:.1%}，DNN 是 {dnn['accuracy']:.1%}，{lead}，"
-                f"而參數量是 DNN 的 {ratio:.3f} 倍。訓練集和{_pad(split)}準確率的落差（兩者都是"
+        size = (f"兩者參數量幾乎相同（{counts} 對 {dnn['parameters']:,}）" if abs(ratio - 1) < SAME_SIZE
+                else f"CNN 的參數量是 DNN 的 {ratio:.2f} 倍（{counts} 對 {dnn['parameters']:,}）")
+        return (f"在{_pad(split)}上，CNN 的準確率是 {cnn['accuracy']:.1%}，DNN 是 {dnn['accuracy']:.1%}，{lead}；"
+                f"{size}。訓練集和{_pad(split)}準確率的落差（兩者都是"
                 f"{TTA_WORDS_ZH[result['tta']]}）：CNN {cnn['gap'] * 100:.1f} 個百分點，DNN "
                 f"{dnn['gap'] * 100:.1f} 個百分點；每個 epoch CNN 要 {cnn['seconds_per_epoch']:.1f} 秒，DNN 要 "
                 f"{dnn['seconds_per_epoch']:.1f} 秒。")
     split = split_name(result["split"])
+    size = (f"about the same number of parameters ({counts} against {dnn['parameters']:,})"
+            if abs(ratio - 1) < SAME_SIZE else f"{ratio:.2f}x the parameters ({counts} against {dnn['parameters']:,})")
     return (f"On {split} the CNN reaches {cnn['accuracy']:.1%} and the DNN {dnn['accuracy']:.1%}, "
-            f"{points:+.1f} points for the CNN with "
-            f"{ratio:.3f}x the parameters. The gap between training and {split} "
+            f"{points:+.1f} points for the CNN with {size}. The gap between training and {split} "
             f"accuracy (both with {TTA_WORDS[result['tta']]}) is {cnn['gap'] * 100:.1f} points for the CNN and "
             f"{dnn['gap'] * 100:.1f} for the DNN; an epoch takes {cnn['seconds_per_epoch']:.1f} s against "
             f"{dnn['seconds_per_epoch']:.1f} s.")
@@ -590,7 +602,8 @@ def dnn_answer(result, synthetic, lang="en"):
                                      "stopped_by": values["stopped_by"]})]
     trend = ""
     if improving:
-        trend = (f"{'和'.join(improving)} 的最好 epoch 都是最後一個：停下來時還在進步，比較是在訓練還沒飽和時做的。" if zh
+        trend = (f"{_series(improving, 'zh')} 的最好 epoch {'都' if len(improving) > 1 else '就'}是最後一個：停下來時還在進步，"
+                 "比較是在訓練還沒飽和時做的。" if zh
                  else (f"The {improving[0]}'s best epoch was its last" if len(improving) == 1
                        else "Both networks' best epoch was their last")
                  + ": still improving when stopped, so the comparison is of networks not trained to the end.")

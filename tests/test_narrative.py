@@ -83,9 +83,23 @@ def test_comparison_quotes_both_models_and_their_gaps():
         "CNN": {"parameters": 1000, "accuracy": 0.8, "gap": 0.05, "seconds_per_epoch": 10.0},
         "DNN": {"parameters": 1010, "accuracy": 0.4, "gap": 0.2, "seconds_per_epoch": 2.0}}}
     text = narrative.comparison(result)
-    assert "On PrivateTest the CNN reaches 80.0% and the DNN 40.0%, +40.0 points for the CNN with 0.990x" in text
+    assert ("On PrivateTest the CNN reaches 80.0% and the DNN 40.0%, +40.0 points for the CNN with about the same "
+            "number of parameters (1,000 against 1,010)") in text
+    assert "兩者參數量幾乎相同（1,000 對 1,010）" in narrative.comparison(result, "zh") and "倍" not in \
+        narrative.comparison(result, "zh")
+    larger = {**result, "models": {**result["models"], "DNN": {**result["models"]["DNN"], "parameters": 500}}}
+    assert "2.00x the parameters (1,000 against 500)" in narrative.comparison(larger)
     assert "(both with predictions averaged with the mirrored face) is 5.0 points for the CNN and 20.0 for the DNN" in text
     assert "10.0 s against 2.0 s" in text
+
+
+def test_the_difference_in_points_is_the_difference_of_the_printed_accuracies():
+    """Issue 22 (a TA's read): 80.3 % and 43.1 % were printed with "+37.3 points" (from 80.34 - 43.06)."""
+    result = {"split": "PrivateTest", "tta": "flip", "models": {
+        "CNN": {"parameters": 1000, "accuracy": 0.8034, "gap": 0.05, "seconds_per_epoch": 10.0},
+        "DNN": {"parameters": 1000, "accuracy": 0.4306, "gap": 0.2, "seconds_per_epoch": 2.0}}}
+    assert "80.3% and the DNN 43.1%, +37.2 points" in narrative.comparison(result)
+    assert "CNN 高了 37.2 個百分點" in narrative.comparison(result, "zh")
 
 
 def test_confusions_name_pairs_and_the_worst_class():
