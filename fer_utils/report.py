@@ -792,8 +792,6 @@ def layout_problems(html_path, width_px=PRINT_WIDTH_PX, timeout=120):
     Raises:
         WorkbookError: no Chromium, or it did not run.
     """
-    import json
-
     browser = find_chromium()
     if browser is None:
         raise WorkbookError("no Chromium or Chrome found for the layout check (see html_to_pdf)")
@@ -880,8 +878,6 @@ def record(notebooks_dir=None):
 def _project_relative(notebook):
     """``notebook`` with the project's absolute path cut out of its text: recorded outputs name files by
     project-relative paths (``data/synthetic/fer2013.csv.gz``), so no maintainer's folder is committed."""
-    import json
-
     import nbformat
 
     root = json.dumps(str(paths.PROJECT_ROOT) + os.sep)[1:-1]  # as it is written inside JSON strings

@@ -11,9 +11,8 @@ import pandas as pd
 
 from fer_utils import narrative
 
-#: Keras layer types and splits as the report names them (saliency methods: ``narrative.METHOD_NAMES``).
+#: Keras layer types as the report names them (splits and saliency methods: ``narrative``).
 LAYER_TYPES = {"FusedBatchNormalization": "BatchNormalization (fused)"}
-SPLIT_NAMES = {"train": "training", "val": "validation"}
 
 
 def _missing(value):
@@ -52,19 +51,19 @@ def accuracy(table):
     """``workbook.accuracy_table`` (n, accuracy, macro_f1 per split) for reading."""
     return pd.DataFrame({"faces": table["n"].map(count).to_numpy(), "accuracy": table["accuracy"].map(percent).to_numpy(),
                          "macro-F1": table["macro_f1"].map(decimal).to_numpy()},
-                        index=[SPLIT_NAMES.get(name, name) for name in table.index])
+                        index=[narrative.split_name(name) for name in table.index])
 
 
 def recall(table):
     """``workbook.recall_table`` (each class's recall per split) in percent."""
     formatted = table.apply(lambda column: column.map(percent))
-    formatted.index = [SPLIT_NAMES.get(name, name) for name in table.index]
+    formatted.index = [narrative.split_name(name) for name in table.index]
     return formatted
 
 
 def comparison(result):
     """``workbook.comparison``'s result as one column per model, each row formatted as it reads."""
-    split = SPLIT_NAMES.get(result["split"], result["split"])
+    split = narrative.split_name(result["split"])
     rows = [("parameters", "parameters", count), ("train_accuracy", "training accuracy", percent),
             ("validation_accuracy", "validation accuracy", percent), ("accuracy", f"{split} accuracy", percent),
             ("macro_f1", f"{split} macro-F1", decimal),

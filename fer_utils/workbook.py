@@ -281,19 +281,6 @@ def _largest_layer(run):
     return {"name": name, "parameters": int(count), "share": count / max(model.count_params(), 1)}
 
 
-def comparison_table(result):
-    """``comparison``'s result as a table, one column per model (rows: parameters, accuracies, gap, speed)."""
-    import pandas as pd
-
-    rows = {"parameters": "parameters", "train_accuracy": "train accuracy",
-            "validation_accuracy": "validation accuracy", "accuracy": f"{result['split']} accuracy",
-            "macro_f1": f"{result['split']} macro-F1", "gap": "train - test gap", "epochs": "epochs",
-            "seconds_per_epoch": "seconds per epoch"}
-    table = pd.DataFrame({label: {rows[key]: value for key, value in values.items() if key in rows}
-                          for label, values in result["models"].items()})
-    return table.reindex(list(rows.values()))
-
-
 def saliency_faces(chapter):
     """One face per class of the analysed split: the first the run classifies correctly (with its TTA)."""
     return evaluate.one_per_class(chapter.analysed.y, chapter.predicted)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_utils import config, models, synth, workbook
+from fer_utils import config, models, synth, tables, workbook
 
 TINY_QUICK = {**config.PROFILES["quick"], "max_train_rows": 0, "epochs": 1, "batch_size": 32, "time_budget": 0.0}
 
@@ -46,7 +46,7 @@ def test_chapters_share_the_run_and_the_analysed_split(tiny_workbook):
         values = result["models"][label]
         assert values["accuracy"] == splits["PrivateTest"]["accuracy"]
         assert values["gap"] == pytest.approx(splits["train"]["accuracy"] - splits["PrivateTest"]["accuracy"])
-    table = workbook.comparison_table(result)
+    table = tables.comparison(result)
     assert list(table.columns) == ["CNN", "DNN"] and "PrivateTest accuracy" in table.index
     with pytest.raises(ValueError, match="must share the analysed split"):
         workbook.comparison({"CNN": cnn, "other": workbook.trained_cnn("quick", tiny_workbook, split="val",
