@@ -1,5 +1,5 @@
-"""The exception type for bad user input (``InputError``, and ``TrainingDiverged``, a kind of it); anything else
-that escapes is a bug and keeps its traceback."""
+"""The exception types for bad user input: ``InputError`` and its kinds (``DataError`` for unusable data,
+``TrainingDiverged``); anything else that escapes is a bug and keeps its traceback."""
 
 
 class InputError(ValueError):
@@ -25,4 +25,12 @@ class TrainingDiverged(InputError):
 
     An ``InputError`` because the user fixes it, like a bad setting: one line, exit code 2. The run is left
     unfinished, its last committed epoch the last one before the loss went bad.
+    """
+
+
+class DataError(InputError):
+    """Unusable input data; the message names the file and line (or the image) and what was expected.
+
+    Raised by ``fer_utils.data`` and its readers (``csvfile``, ``imagefolders``); importable as
+    ``fer_utils.data.DataError``.
     """

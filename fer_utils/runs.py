@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_utils import config as config_module
-from fer_utils import atomic, errors, narrative, paths
+from fer_utils import atomic, data, errors, narrative, paths
 
 SPLIT_FILE = "split.npz"
 IDENTITY_FILE = "identity.json"
@@ -262,7 +262,7 @@ class Run:
         if expected != dataset.content_hash:
             raise errors.InputError(f"{self.directory}: trained on data with sha256 {str(expected)[:12]}, "
                                     f"not {dataset.source} ({dataset.content_hash[:12]})")
-        return parts_from_rows(dataset, *self.split_rows())
+        return data.parts_from_rows(dataset, *self.split_rows())
 
     def load_model(self):
         """The best model of the run, or the ensemble of its members (inference only, not compiled)."""
@@ -285,13 +285,6 @@ class Run:
         from fer_utils import evaluate
 
         return evaluate.predict_probabilities(self.load_model(), x, tta=tta or self.tta)
-
-
-def parts_from_rows(dataset, train_rows, val_rows):
-    """{"train": rows ``train_rows``, "val": rows ``val_rows``, and each usage other than Training whole}."""
-    parts = {"train": dataset.subset(train_rows), "val": dataset.subset(val_rows)}
-    parts.update({usage: dataset.split(usage) for usage in dataset.usages if usage != "Training"})
-    return parts
 
 
 def ensemble_model(members):

@@ -155,9 +155,8 @@ def split_rows(config, dataset):
         fer_utils.data.DataError: no labeled Training rows, or all of one class (a rare or absent class is
         fine). fer_utils.errors.InputError: max_train_rows too small.
     """
-    indexed = dataclasses.replace(dataset, ids=np.arange(len(dataset)))  # ids carry row numbers through the split
-    train_part, val_part = data.train_val_split(indexed, val_fraction=config.val_fraction, seed=config.split_seed)
-    # here, not in data.train_val_split: splitting one class is sound (data.splits for a look at the data), only
+    train_rows, val_rows = data.train_val_rows(dataset, val_fraction=config.val_fraction, seed=config.split_seed)
+    # here, not in data.train_val_rows: splitting one class is sound (data.splits for a look at the data), only
     # training a classifier on it is not, and every run and chapter goes through this split before its directory
     classes = np.unique(dataset.y[(dataset.usage == "Training") & (dataset.y >= 0)])
     if len(classes) == 1:
@@ -165,10 +164,11 @@ def split_rows(config, dataset):
                              f"({CLASS_NAMES[classes[0]]}); a classifier needs at least two classes")
     if config.max_train_rows:
         try:
-            train_part = data.subsample(train_part, config.max_train_rows, seed=config.split_seed)
+            kept = data.subsample_rows(dataset.subset(train_rows), config.max_train_rows, seed=config.split_seed)
         except ValueError as error:
             raise errors.InputError(f"max_train_rows={config.max_train_rows}: {error}") from None
-    return train_part.ids.astype(np.int64), val_part.ids.astype(np.int64)
+        train_rows = train_rows[kept]
+    return train_rows, val_rows
 
 
 def evaluate_parts(model, parts, tta, seed=0, known=None):
@@ -275,7 +275,7 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
         fer_utils.errors.TrainingDiverged: the loss became NaN or infinite; the run stays unfinished, its state
         that of the last epoch before (``callbacks.DivergenceGuard``).
     """
-    parts = runs.parts_from_rows(dataset, *rows)
+    parts = data.parts_from_rows(dataset, *rows)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     gpu = bool(tf.config.list_physical_devices("GPU"))
