@@ -141,11 +141,15 @@ def cmd_runs(args):
 
 
 def cmd_render(args):
-    from fer_utils import report
+    from fer_utils import layout, report
 
-    html_path, pdf_path = report.render(args.executed, args.out, name=args.name, student_id=args.student_id,
-                                        department=args.department, pdf=not args.no_pdf,
-                                        collaborators=args.collaborators)
+    try:
+        html_path, pdf_path = report.render(args.executed, args.out, name=args.name, student_id=args.student_id,
+                                            department=args.department, pdf=not args.no_pdf,
+                                            collaborators=args.collaborators, check=args.check)
+    except report.LayoutError as error:  # the report is written: its problems one per line, then exit 1
+        print("\n".join(map(layout.describe, error.problems)))
+        raise
     print(html_path)
     if pdf_path:
         print(pdf_path)
@@ -265,6 +269,10 @@ def build_parser():
     render.add_argument("--executed", help="folder of executed notebooks (default report/executed)")
     render.add_argument("--out", help="output folder (default report/)")
     render.add_argument("--no-pdf", action="store_true", help="HTML only")
+    render.add_argument("--check", action="store_true",
+                        help="check the printed layout (figure text >= 7 pt, captions beside their figures and "
+                             "tables, no raw table cells, nothing wider than the page); print each problem on a "
+                             "line and exit 1 when there is any")
     render.set_defaults(handler=cmd_render)
     return parser
 

@@ -170,6 +170,49 @@ def mcnemar(y_true, first, second):
     return {"n": int(len(y_true)), "first_only": first_only, "second_only": second_only, "p_value": p_value}
 
 
+#: A difference between the gallery's faces and correctly classified ones is named when it reaches this many
+#: pooled standard deviations (Cohen's d; 0.5 is Cohen's "medium" effect).
+NOTABLE_EFFECT = 0.5
+
+
+def gallery_profile(images, y_true, y_pred, probabilities, shown):
+    """What sets the shown mistakes apart from correctly classified faces: their classes, brightness, contrast
+    and the model's confidence, each difference as Cohen's d.
+
+    Args:
+        images: (N, 48, 48[, 1]) raw pixels; y_true, y_pred: (N,) labels; probabilities: (N, 7).
+        shown: indices of the mistakes in the gallery (``misclassified``).
+    Returns:
+        {"shown": K, "true": [(class, count)] most first, "predicted": [(class, count)] most first,
+         "measures": {"brightness"|"contrast"|"confidence": {"mistakes", "correct", "d"}}} (brightness: mean
+         pixel and contrast: pixel standard deviation, of the shown mistakes; confidence: the predicted class's
+         probability, of every mistake, since the shown ones are the most confident by choice).
+    """
+    images = np.asarray(images, np.float64)
+    images = images.reshape(len(images), -1)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    probabilities, shown = np.asarray(probabilities), np.asarray(shown, int)
+    correct = np.flatnonzero(y_true == y_pred)
+    values = {"brightness": images.mean(axis=1), "contrast": images.std(axis=1),
+              "confidence": probabilities[np.arange(len(y_pred)), y_pred]}
+    measures = {}
+    wrong = np.flatnonzero(y_true != y_pred)
+    for name, value in values.items():
+        first, second = value[wrong if name == "confidence" else shown], value[correct]
+        pooled = np.sqrt((first.var() + second.var()) / 2) if len(first) and len(second) else 0.0
+        d = float((first.mean() - second.mean()) / pooled) if pooled > 0 else 0.0
+        measures[name] = {"mistakes": float(first.mean()) if len(first) else float("nan"),
+                          "correct": float(second.mean()) if len(second) else float("nan"), "d": d}
+
+    def tally(labels):
+        counts = np.bincount(labels, minlength=NUM_CLASSES)
+        order = np.argsort(-counts, kind="stable")
+        return [(CLASS_NAMES[k], int(counts[k])) for k in order if counts[k]]
+
+    return {"shown": int(len(shown)), "true": tally(y_true[shown]), "predicted": tally(y_pred[shown]),
+            "measures": measures}
+
+
 def misclassified(y_true, y_pred, probabilities, limit=24):
     """Indices of wrong predictions, the most confident mistakes first.
 
@@ -229,8 +272,10 @@ def confusion_summary(matrix, top=3):
         top: number of pairs.
     Returns:
         {"pairs": [{"first", "second" (class names), "first_as_second", "second_as_first", "errors", "rate"}]
-         highest rate first (ties: more errors, then class order), "worst": {"class", "recall"}} (the worst
-        among classes with faces).
+         highest rate first (ties: more errors, then class order), "worst": {"class", "recall", "to": the class
+        it is most often taken for, "to_share": that share of its faces} (the worst among classes with faces),
+         "rarest": {"class", "support", "recall", "share" of all faces}, "absorbing": {"class" that receives the
+         most wrong predictions, "received", "share" of all "errors"}}.
     """
     matrix = np.asarray(matrix)
     support = matrix.sum(axis=1)
@@ -245,7 +290,22 @@ def confusion_summary(matrix, top=3):
     pairs.sort(key=lambda pair: (-pair["rate"], -pair["errors"]))  # stable: class order on ties
     recall = np.diag(matrix) / np.maximum(support, 1)
     worst = int(np.argmin(np.where(support > 0, recall, np.inf)))
-    return {"pairs": pairs[:top], "worst": {"class": CLASS_NAMES[worst], "recall": float(recall[worst])}}
+    present = np.flatnonzero(support > 0)
+    rarest = int(present[np.argmin(support[present])]) if present.size else worst
+    errors = matrix - np.diag(np.diag(matrix))
+    received = errors.sum(axis=0)  # wrong predictions of each class
+    absorbing = int(np.argmax(received))
+    row = errors[worst]
+    destination = int(np.argmax(row))
+    return {"pairs": pairs[:top],
+            "worst": {"class": CLASS_NAMES[worst], "recall": float(recall[worst]),
+                      "to": CLASS_NAMES[destination],
+                      "to_share": float(row[destination] / support[worst]) if support[worst] else 0.0},
+            "rarest": {"class": CLASS_NAMES[rarest], "support": int(support[rarest]), "recall": float(recall[rarest]),
+                       "share": float(support[rarest] / max(support.sum(), 1))},
+            "absorbing": {"class": CLASS_NAMES[absorbing], "received": int(received[absorbing]),
+                          "share": float(received[absorbing] / max(errors.sum(), 1)),
+                          "errors": int(errors.sum())}}
 
 
 def one_per_class(y_true, y_pred):

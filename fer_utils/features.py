@@ -337,10 +337,43 @@ def class_share_table(top):
                         index=pd.Index(range(len(counts)), name="filter"))
 
 
+def strongest(activations, count):
+    """The ``count`` filters with the highest value, highest first (ties: lower filter first).
+
+    Args:
+        activations: (F,) a value per filter: how far its ascent image drives it above real faces
+            (``ascent_summary``'s "z") or the raw activation it reached (``filter_images``' second result).
+        count: how many to keep, 1 or more; all F when F is smaller.
+    Returns:
+        (min(count, F),) filter indices.
+    Raises:
+        ValueError: count below 1, or activations that are not one value per filter.
+    """
+    activations = np.asarray(activations, dtype=np.float64)
+    if activations.ndim != 1:
+        raise ValueError(f"activations have shape {activations.shape}; expected (filters,)")
+    if count < 1:
+        raise ValueError(f"count={count}: keep at least 1 filter")
+    return np.argsort(-activations, kind="stable")[:count]
+
+
 def most_selective(top, count=4):
-    """The ``count`` filters whose top faces are most concentrated on one class (ties: lower filter)."""
+    """The ``count`` filters whose top faces are most concentrated on one class.
+
+    Filters tied at the same share are taken in turn by their dominant class (the first filter of each class,
+    then the second, ...; lower filter first within a class), so a tie of many filters of one class does not
+    crowd out the others.
+    """
     shares = class_share_table(top).to_numpy()
-    return np.argsort(-shares.max(axis=1), kind="stable")[:count]
+    purity, dominant = shares.max(axis=1), shares.argmax(axis=1)
+    rank_in_class = np.zeros(len(shares), int)
+    for level in np.unique(purity):
+        tied = np.flatnonzero(purity == level)
+        for label in np.unique(dominant[tied]):
+            members = tied[dominant[tied] == label]
+            rank_in_class[members] = np.arange(len(members))
+    order = np.lexsort((np.arange(len(shares)), rank_in_class, -purity))
+    return order[:count]
 
 
 def filter_class_summary(top):
@@ -366,3 +399,119 @@ def filter_class_summary(top):
             "at_top_share": [{"filter": int(index), "class": dominant[index]}
                              for index in purity.index[np.isclose(purity.to_numpy(), purity[best])]],
             "never_dominant": [name for name in CLASS_NAMES if name not in tally.index]}
+
+
+def face_responses(model, layer, images, batch_size=256):
+    """Each filter's mean activation over space on each face: (N, F), activations as ``filter_images`` takes them.
+
+    Args:
+        model: a Keras model on raw pixels.
+        layer: name of a layer with a 4-D output.
+        images: (N, 48, 48[, 1]) raw pixels.
+        batch_size: images per forward pass.
+    """
+    sub_model = layer_model(model, layer)
+    images = np.asarray(images, np.float32)
+    images = images[..., None] if images.ndim == 3 else images
+    return np.concatenate([sub_model(images[start:start + batch_size], training=False).numpy().mean(axis=(1, 2))
+                           for start in range(0, len(images), batch_size)])
+
+
+#: An ascent image counts as a stronger stimulus than real faces when it drives its filter this many standard
+#: deviations (of the filter's response to the faces) above the faces' mean response.
+STRONGER_THAN_FACES = 2.0
+
+
+def ascent_strength(activations, responses):
+    """How far above real faces each filter's ascent image drives it, in standard deviations of its face responses.
+
+    The raw activation of a filter before batch norm has no meaning of its own (batch norm shifts and scales it,
+    so a negative value may still switch the filter on); against the same filter's responses to real faces it does.
+
+    Args:
+        activations: (F,) the mean activation each filter reached on its ascent image (``filter_images``).
+        responses: (N, F) the same filters' mean activations on N faces (``face_responses``).
+    Returns:
+        {"z": (F,) array, "median_z", "stronger": filters at or above ``STRONGER_THAN_FACES``, "filters": F}.
+    """
+    activations, responses = np.asarray(activations, np.float64), np.asarray(responses, np.float64)
+    if responses.ndim != 2 or responses.shape[1] != activations.shape[0]:
+        raise ValueError(f"responses have shape {responses.shape}; expected (faces, {activations.shape[0]})")
+    z = (activations - responses.mean(axis=0)) / np.maximum(responses.std(axis=0), 1e-12)
+    return {"z": z, "median_z": float(np.median(z)), "stronger": int(np.sum(z >= STRONGER_THAN_FACES)),
+            "filters": int(len(z))}
+
+
+def pattern_period(images):
+    """The typical period in pixels of each image's pattern: the image size over its power spectrum's centroid.
+
+    The image's mean is removed and the power-weighted mean radius of its spectrum (cycles per image) is taken;
+    fine stripes two or three pixels apart give a short period, broad blobs one as long as the image.
+
+    Args:
+        images: (N, H, W[, 1]) square images, any range.
+    Returns:
+        (N,) periods in pixels.
+    """
+    images = np.asarray(images, np.float64)
+    images = images[..., 0] if images.ndim == 4 else images
+    size = images.shape[-1]
+    power = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2
+    frequencies = np.fft.fftfreq(size) * size
+    radius = np.hypot(*np.meshgrid(frequencies, frequencies, indexing="ij"))  # cycles per image
+    centroid = (power * radius).sum(axis=(1, 2)) / np.maximum(power.sum(axis=(1, 2)), 1e-12)
+    return size / np.maximum(centroid, 1.0)
+
+
+def class_resemblance(class_images, faces, labels):
+    """How much each class image carries its class's difference from the average face (Pearson correlation).
+
+    All mean faces look alike (a face), so what is compared is what sets them apart: each class image minus the
+    mean of the class images, against each class's mean face minus the mean of all faces.
+
+    Args:
+        class_images: (7, 48, 48[, 1]) images maximising each class (``class_model``), in class order.
+        faces: (N, 48, 48[, 1]) faces; labels: (N,) their classes.
+    Returns:
+        {"r": (7, 7) array, row = class image, column = class (NaN for a class without faces), "own": {class: r
+         with its own class}, "matches": classes whose image correlates more with its own class than with any
+         other}.
+    """
+    faces = np.asarray(faces, np.float64)
+    faces = faces[..., 0] if faces.ndim == 4 else faces
+    labels = np.asarray(labels)
+    images = np.asarray(class_images, np.float64).reshape(len(class_images), -1)
+    images = images - images.mean(axis=0)
+    average = faces.mean(axis=0).ravel()
+    r = np.full((len(images), NUM_CLASSES), np.nan)
+    for column in range(NUM_CLASSES):
+        if np.any(labels == column):
+            difference = faces[labels == column].mean(axis=0).ravel() - average
+            r[:, column] = [np.corrcoef(image, difference)[0, 1] for image in images]
+    own = {CLASS_NAMES[k]: float(r[k, k]) for k in range(len(images)) if not np.isnan(r[k, k])}
+    matches = [CLASS_NAMES[k] for k in range(len(images)) if not np.isnan(r[k, k]) and r[k, k] >= np.nanmax(r[k])]
+    return {"r": r, "own": own, "matches": matches}
+
+
+def ascent_summary(model, layer, images, activations, faces, filters=None, shown=16):
+    """What the ascent images of a layer show, measured: how far above real faces they drive their filters
+    (``ascent_strength``) and how fine their patterns are (``pattern_period``), as plain numbers for the report.
+
+    Args:
+        model: a Keras model on raw pixels; layer: the layer the images were made for.
+        images, activations: ``filter_images``'s result for that layer.
+        faces: (N, 48, 48[, 1]) real faces to compare with (e.g. the analysed test faces).
+        filters: the filters the images are of, as given to ``filter_images`` (None: all).
+        shown: how many of the images a figure shows: the filters driven furthest (``strongest`` of "z").
+    Returns:
+        {"layer", "filters", "z" (list: each filter's ``ascent_strength``), "stronger" (at least
+         ``STRONGER_THAN_FACES`` standard deviations above the faces), "median_z", "shown" (list of the shown
+         images' indices, furthest first), "period" (median ``pattern_period`` of the shown images, in pixels)}.
+    """
+    responses = face_responses(model, layer, faces)
+    strength = ascent_strength(activations, responses if filters is None else responses[:, np.asarray(filters)])
+    chosen = strongest(strength["z"], shown)
+    return {"layer": layer, "filters": strength["filters"], "z": [float(value) for value in strength["z"]],
+            "stronger": strength["stronger"], "median_z": strength["median_z"],
+            "shown": [int(index) for index in chosen],
+            "period": float(np.median(pattern_period(np.asarray(images)[chosen])))}

@@ -308,6 +308,26 @@ def vgg_options(name):
             "dropout_rate": options["dropout_rate"], "name": options["name"]}
 
 
+def conv_blocks(model):
+    """How the model's convolutions are built, for the sentence that describes them.
+
+    Returns:
+        {"convolutions": Conv2D layers, "normalised": those followed directly by batch normalisation and then a
+         ReLU, "rescales": whether the model rescales raw pixels inside (a ``Rescaling`` layer)}.
+    """
+    stack = model.layers
+    convolutions = [index for index, layer in enumerate(stack) if isinstance(layer, layers.Conv2D)]
+
+    def is_relu(layer):
+        return isinstance(layer, layers.ReLU) or (isinstance(layer, layers.Activation)
+                                                  and getattr(layer.activation, "__name__", "") == "relu")
+
+    normalised = sum(1 for index in convolutions if index + 2 < len(stack)
+                     and isinstance(stack[index + 1], layers.BatchNormalization) and is_relu(stack[index + 2]))
+    return {"convolutions": len(convolutions), "normalised": normalised,
+            "rescales": any(isinstance(layer, layers.Rescaling) for layer in stack)}
+
+
 def architecture(model):
     """A model's architecture as text: its Keras config as sorted JSON (what a run's identity hashes)."""
     import json
@@ -363,6 +383,30 @@ def build(name, **options):
         return PRESETS[name](**options)
     except TypeError as error:
         raise ValueError(f"model {name!r}: {error}") from None
+
+
+#: Layer types that join the block of the layer with weights before them (a convolution's batch norm and ReLU).
+BLOCK_FOLLOWERS = {"BatchNormalization", "FusedBatchNormalization", "ReLU"}
+
+
+def layer_blocks(rows):
+    """``layer_table`` rows with each batch norm or ReLU right after a layer with weights folded into its row,
+    as papers draw a block: the first layer's name, the types joined ("Conv2D + FusedBatchNormalization +
+    ReLU" as a list in ``types``), the last output shape, the parameters summed.
+
+    Returns:
+        A list of dicts with ``layer``, ``types`` (list), ``output_shape``, ``parameters``.
+    """
+    blocks = []
+    for row in rows:
+        if blocks and row["type"] in BLOCK_FOLLOWERS and blocks[-1]["own_parameters"]:
+            block = blocks[-1]
+            block["types"].append(row["type"])
+            block["output_shape"], block["parameters"] = row["output_shape"], block["parameters"] + row["parameters"]
+            continue
+        blocks.append({"layer": row["layer"], "types": [row["type"]], "output_shape": row["output_shape"],
+                       "parameters": row["parameters"], "own_parameters": row["parameters"]})
+    return [{key: value for key, value in block.items() if key != "own_parameters"} for block in blocks]
 
 
 def layer_table(model):

@@ -19,9 +19,9 @@ TTA_WORDS = {"none": "no test-time augmentation", "flip": "predictions averaged 
              "ten_crop": "predictions averaged over ten crops (five shifted windows and their mirrors)"}
 TTA_WORDS_ZH = {"none": "不做 test-time augmentation", "flip": "原圖和左右翻轉後的預測取平均",
                 "ten_crop": "十個裁切（五個位移視窗和它們的鏡像）的預測取平均"}
-STOP_WORDS = {"epochs": "it reached its last epoch", "early_stopping": "validation accuracy stopped improving",
+STOP_WORDS = {"epochs": "it reached the profile's epoch cap", "early_stopping": "validation accuracy stopped improving",
               "time_budget": "its time budget ran out"}
-STOP_WORDS_ZH = {"epochs": "跑滿了設定的 epoch 數", "early_stopping": "validation 準確率不再進步（early stopping）",
+STOP_WORDS_ZH = {"epochs": "到了 profile 設定的 epoch 上限", "early_stopping": "validation 準確率不再進步（early stopping）",
                  "time_budget": "時間預算用完了"}
 #: The original report's figures (ML2017 HW3, 2017): test accuracies on FER2013 and parameter counts.
 ORIGINAL_2017 = {"CNN": {"PublicTest": 0.60100, "PrivateTest": 0.61604, "average": (0.60100 + 0.61604) / 2,
@@ -124,6 +124,43 @@ def profiles(configs, lang="en"):
     return "\n".join(lines)
 
 
+#: Validation's per-class shares are called even when they differ by less than this (share points).
+EVEN_SHARES = 0.01
+
+
+def data_split(shares, lang="en"):
+    """Sentences on how the faces were split, from ``workbook.validation_shares``: validation's size, whether
+    stratification held per class (pixel-identical copies of training faces are moved back to train, which
+    thins classes with many copies), and what the test splits are, or that there are none.
+    """
+    zh = _language(lang) == "zh"
+    per_class = shares["per_class"]
+    low, high = min(per_class, key=per_class.get), max(per_class, key=per_class.get)
+    even = per_class[high] - per_class[low] < EVEN_SHARES
+    tests = shares["tests"]
+    if zh:
+        text = (f"驗證集是從 {shares['training']:,} 張 Training 臉中依 seed 分層抽出的 {shares['val']:,} 張"
+                f"（{shares['overall']:.1%}）")
+        if even:
+            text += f"，每個 class 都在 {per_class[low]:.1%} 到 {per_class[high]:.1%} 之間。"
+        else:
+            text += (f"；和訓練集某張臉像素完全相同的臉會移回訓練集，所以各 class 的比例不一樣：從"
+                     f"{class_name(low, lang)}的 {per_class[low]:.1%} 到{class_name(high, lang)}的 {per_class[high]:.1%}。")
+        if tests:
+            return text + f"{_series(tests, lang)} 整份保留，當作測試集。"
+        return text + "資料沒有標註好的測試集，所以每一題都以驗證集代替。"
+    text = (f"Validation holds {shares['val']:,} of the {shares['training']:,} Training faces ({shares['overall']:.1%}), "
+            "a seeded share stratified by class")
+    if even:
+        text += f": every class between {per_class[low]:.1%} and {per_class[high]:.1%}."
+    else:
+        text += (f"; faces with a pixel-identical copy in train are moved back to train, so the classes differ, from "
+                 f"{per_class[low]:.1%} of {class_name(low)} to {per_class[high]:.1%} of {class_name(high)}.")
+    if tests:
+        return text + f" {_series(tests)} {'are' if len(tests) > 1 else 'is'} kept whole as the test data."
+    return text + " The data has no labeled test split, so validation stands in for it in every question."
+
+
 def training_recipe(config, lang="en", rows=None):
     """A sentence with the training settings of a resolved ``Config``, naming only what is on.
 
@@ -189,11 +226,48 @@ def training_recipe(config, lang="en", rows=None):
         extras.append(f"{config.ensemble} 個 seed 的 ensemble" if zh else f"an ensemble of {config.ensemble} seeds")
     if zh:
         limits = f"（{'；'.join(stopping)}）" if stopping else ""
-        return (f"Profile `{config.profile}`：{faces}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
+        return (f"訓練設定（profile `{config.profile}`）：{faces}，batch size {config.batch_size}，最多 {config.epochs} 個 epoch"
                 f"{limits}；{optimiser}，{schedule}；{'；'.join(extras)}。")
     limits = f" ({'; '.join(stopping)})" if stopping else ""
     return (f"Profile `{config.profile}`: {faces}, batch {config.batch_size}, at most {config.epochs} epochs{limits}; "
             f"{optimiser}, {schedule}; {'; '.join(extras)}.")
+
+
+#: Settings ``recipe_changes`` names in words (zh, en, unit); any other changed setting is named by its field.
+RECIPE_WORDS = {"time_budget": ("時間預算", "time budget", " min"), "epochs": ("epoch 上限", "epoch cap", ""),
+                "learning_rate": ("最高 learning rate", "peak learning rate", ""),
+                "batch_size": ("batch size", "batch size", ""), "weight_decay": ("weight decay", "weight decay", "")}
+#: Settings that name the network, not the recipe.
+NOT_RECIPE = ("model", "match")
+
+
+def recipe_changes(base, other, lang="en"):
+    """A sentence on how ``other``'s recipe differs from ``base``'s (e.g. Q2's DNN against Q1's CNN).
+
+    Args:
+        base, other: resolved ``Config`` objects.
+        lang: "zh" or "en".
+    """
+    import dataclasses
+
+    zh = _language(lang) == "zh"
+    changed = [field.name for field in dataclasses.fields(base)
+               if field.name not in NOT_RECIPE and getattr(base, field.name) != getattr(other, field.name)]
+    if not changed:
+        return "訓練方法和 Q1 的 CNN 完全相同。" if zh else "The recipe is the CNN's of Q1, unchanged."
+    parts = []
+    for name in changed:
+        label_zh, label_en, unit = RECIPE_WORDS.get(name, (name, name, ""))
+        old, new = getattr(base, name), getattr(other, name)
+        old, new = (f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}" for value in (old, new))
+        if zh:
+            old, new = (value.replace(" min", " 分鐘") for value in (old, new))
+            parts.append(f"{label_zh}從 {old}{'' if old.endswith('鐘') else ' '}改成 {new}")
+        else:
+            parts.append(f"a {label_en} of {new} instead of {old}")
+    if zh:
+        return f"訓練方法和 Q1 的 CNN 相同，只有{'；'.join(parts)}。"
+    return f"The recipe is the CNN's of Q1, with {_series(parts)}."
 
 
 def architecture(name, parameters, flops, lang="en"):
@@ -294,6 +368,12 @@ def parameter_match(dnn_parameters, cnn_parameters, lang="en"):
             f"({difference:+.2%}).")
 
 
+def points(first, second):
+    """The difference in percentage points of two shares as the report prints them (one decimal): 81.7 % and
+    80.1 % give 1.6, whatever the digits behind."""
+    return round(round(first * 100, 1) - round(second * 100, 1), 1)
+
+
 #: Parameter counts within this share of each other read as "about the same" (Q2's matched DNN is within 1 %).
 SAME_SIZE = 0.01
 
@@ -305,26 +385,28 @@ def comparison(result, lang="en"):
     subtraction checks out on the page.
     """
     cnn, dnn = result["models"]["CNN"], result["models"]["DNN"]
-    points = round(cnn["accuracy"] * 100, 1) - round(dnn["accuracy"] * 100, 1)
+    difference = points(cnn["accuracy"], dnn["accuracy"])
+    cnn_gap, dnn_gap = (points(values["train_accuracy"], values["accuracy"]) if "train_accuracy" in values
+                        else values["gap"] * 100 for values in (cnn, dnn))
     ratio = cnn["parameters"] / dnn["parameters"]
     counts = f"{cnn['parameters']:,}"
     if _language(lang) == "zh":
         split = split_name(result["split"], lang)
-        lead = f"CNN 高了 {points:.1f} 個百分點" if points >= 0 else f"CNN 反而低了 {-points:.1f} 個百分點"
+        lead = f"CNN 高了 {difference:.1f} 個百分點" if difference >= 0 else f"CNN 反而低了 {-difference:.1f} 個百分點"
         size = (f"兩者參數量幾乎相同（{counts} 對 {dnn['parameters']:,}）" if abs(ratio - 1) < SAME_SIZE
                 else f"CNN 的參數量是 DNN 的 {ratio:.2f} 倍（{counts} 對 {dnn['parameters']:,}）")
         return (f"在{_pad(split)}上，CNN 的準確率是 {cnn['accuracy']:.1%}，DNN 是 {dnn['accuracy']:.1%}，{lead}；"
                 f"{size}。訓練集和{_pad(split)}準確率的落差（兩者都是"
-                f"{TTA_WORDS_ZH[result['tta']]}）：CNN {cnn['gap'] * 100:.1f} 個百分點，DNN "
-                f"{dnn['gap'] * 100:.1f} 個百分點；每個 epoch CNN 要 {cnn['seconds_per_epoch']:.1f} 秒，DNN 要 "
+                f"{TTA_WORDS_ZH[result['tta']]}）：CNN {cnn_gap:.1f} 個百分點，DNN "
+                f"{dnn_gap:.1f} 個百分點；每個 epoch CNN 要 {cnn['seconds_per_epoch']:.1f} 秒，DNN 要 "
                 f"{dnn['seconds_per_epoch']:.1f} 秒。")
     split = split_name(result["split"])
     size = (f"about the same number of parameters ({counts} against {dnn['parameters']:,})"
             if abs(ratio - 1) < SAME_SIZE else f"{ratio:.2f}x the parameters ({counts} against {dnn['parameters']:,})")
     return (f"On {split} the CNN reaches {cnn['accuracy']:.1%} and the DNN {dnn['accuracy']:.1%}, "
-            f"{points:+.1f} points for the CNN with {size}. The gap between training and {split} "
-            f"accuracy (both with {TTA_WORDS[result['tta']]}) is {cnn['gap'] * 100:.1f} points for the CNN and "
-            f"{dnn['gap'] * 100:.1f} for the DNN; an epoch takes {cnn['seconds_per_epoch']:.1f} s against "
+            f"{difference:+.1f} points for the CNN with {size}. The gap between training and {split} "
+            f"accuracy (both with {TTA_WORDS[result['tta']]}) is {cnn_gap:.1f} points for the CNN and "
+            f"{dnn_gap:.1f} for the DNN; an epoch takes {cnn['seconds_per_epoch']:.1f} s against "
             f"{dnn['seconds_per_epoch']:.1f} s.")
 
 
@@ -336,35 +418,148 @@ def analysed_accuracy(split, n, accuracy, lang="en"):
 
 
 def confusions(summary, lang="en"):
-    """Sentences naming the most-confused pairs and the worst class, from ``evaluate.confusion_summary``."""
-    worst = summary["worst"]
+    """Sentences naming the most-confused pairs (ranked by rate; pairs never confused are left out), from
+    ``evaluate.confusion_summary``."""
+    pairs = [pair for pair in summary["pairs"] if pair["errors"]]
+    if not pairs:
+        return "沒有任何兩個 class 被互相認錯。" if _language(lang) == "zh" else "No two classes are confused."
+    summary = {**summary, "pairs": pairs}
     if _language(lang) == "zh":
-        described = [f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}（佔這兩類臉的 "
-                     f"{pair['rate']:.1%}：{pair['first_as_second']} 張前者被認成後者，{pair['second_as_first']} 張反過來）"
-                     for pair in summary["pairs"]]
-        joined = described[0] + "".join(f"，{'其次是' if index == 1 else '再來是'}{text}"
+        described = [f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}，兩類的臉有 "
+                     f"{pair['rate']:.1%} 被認成對方（前者認成後者 {pair['first_as_second']} 張，後者認成前者 "
+                     f"{pair['second_as_first']} 張）" if index == 0 else
+                     f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}（{pair['rate']:.1%}："
+                     f"{pair['first_as_second']} 張和 {pair['second_as_first']} 張）"
+                     for index, pair in enumerate(summary["pairs"])]
+        joined = described[0] + "".join(f"；{'其次是' if index == 1 else '再來是'}{text}"
                                          for index, text in enumerate(described[1:], start=1))
-        return (f"最常被搞混的是{joined}。"
-                f"辨識得最差的 class 是{class_name(worst['class'], lang)}，recall 只有 {worst['recall']:.1%}。")
+        return f"依互相認錯的比例排，最常被搞混的是{joined}。"
     described = [f"*{pair['first']} / {pair['second']}* ({pair['rate']:.1%} of their faces: {pair['first_as_second']} "
-                 f"one way, {pair['second_as_first']} the other)" for pair in summary["pairs"]]
-    return ("The classes confused most often are " + ", then ".join(described) + ". "
-            f"The class recognised worst is {class_name(worst['class'])} (recall {worst['recall']:.1%}).")
+                 f"one way, {pair['second_as_first']} the other)" if index == 0 else
+                 f"*{pair['first']} / {pair['second']}* ({pair['rate']:.1%}: {pair['first_as_second']} and "
+                 f"{pair['second_as_first']})" for index, pair in enumerate(summary["pairs"])]
+    return "Ranked by the share of their faces taken for each other, the classes confused most often are " + \
+        ", then ".join(described) + "."
+
+
+def class_errors(summary, lang="en"):
+    """Sentences on the class recognised worst (and what it is taken for), the rarest class and the class that
+    absorbs the most errors, from ``evaluate.confusion_summary``."""
+    worst, rarest, absorbing = summary["worst"], summary["rarest"], summary["absorbing"]
+    zh = _language(lang) == "zh"
+    if zh:
+        text = (f"辨識得最差的 class 是{class_name(worst['class'], lang)}，recall 只有 {worst['recall']:.1%}，"
+                f"它的臉有 {worst['to_share']:.1%} 被認成{class_name(worst['to'], lang)}。")
+        if rarest["class"] == worst["class"]:
+            text += f"它也是張數最少的 class：只有 {rarest['support']:,} 張（佔 {rarest['share']:.1%}）。"
+        else:
+            text += (f"張數最少的 class 是{class_name(rarest['class'], lang)}，{rarest['support']:,} 張（佔 "
+                     f"{rarest['share']:.1%}），recall {rarest['recall']:.1%}。")
+        return text + (f"錯誤的預測最常落在{class_name(absorbing['class'], lang)}：{absorbing['errors']:,} 個答錯的預測中有 "
+                       f"{absorbing['received']:,} 個（{absorbing['share']:.1%}）判成它。")
+    text = (f"The class recognised worst is {class_name(worst['class'])} (recall {worst['recall']:.1%}); "
+            f"{worst['to_share']:.1%} of its faces are taken for {class_name(worst['to'])}.")
+    if rarest["class"] == worst["class"]:
+        text += f" It is also the rarest class, {rarest['support']:,} faces ({rarest['share']:.1%})."
+    else:
+        text += (f" The rarest class is {class_name(rarest['class'])}, {rarest['support']:,} faces "
+                 f"({rarest['share']:.1%}), with recall {rarest['recall']:.1%}.")
+    return text + (f" The class that absorbs the most errors is {class_name(absorbing['class'])}: "
+                   f"{absorbing['received']:,} of the {absorbing['errors']:,} wrong predictions "
+                   f"({absorbing['share']:.1%}) name it.")
+
+
+#: What the gallery's measures are called in each language.
+MEASURE_WORDS = {"brightness": ("亮度", "brightness"), "contrast": ("對比", "contrast"), "confidence": ("信心", "confidence")}
+
+
+def gallery(profile, lang="en"):
+    """Sentences on what sets the gallery's mistakes apart, from ``evaluate.gallery_profile``: their classes, then
+    brightness and contrast against correctly classified faces, then confidence, each with Cohen's d; a difference
+    is named only from ``evaluate.NOTABLE_EFFECT`` up."""
+    zh = _language(lang) == "zh"
+    limit = evaluate.NOTABLE_EFFECT
+    (true, true_count), (taken, taken_count) = profile["true"][0], profile["predicted"][0]
+    measures = profile["measures"]
+    looks = [name for name in ("brightness", "contrast") if abs(measures[name]["d"]) >= limit]
+    same = [name for name in ("brightness", "contrast") if name not in looks]
+    confidence = measures["confidence"]
+    if zh:
+        text = (f"上面答錯的 {profile['shown']} 張臉中，真實 class 最多的是{class_name(true, lang)}，有 {true_count} 張；"
+                f"最常被判成{class_name(taken, lang)}，有 {taken_count} 張。")
+        for name in looks:
+            value = measures[name]
+            direction = "高" if value["d"] > 0 else "低"
+            text += (f"它們的{MEASURE_WORDS[name][0]}比答對的臉{direction}（平均 {value['mistakes']:.0f} 對 "
+                     f"{value['correct']:.0f}，Cohen's d = {value['d']:.2f}）。")
+        if same:
+            parts = "、".join(f"{MEASURE_WORDS[name][0]} d = {measures[name]['d']:.2f}" for name in same)
+            every, items = ("都", "兩") if len(same) > 1 else ("", "一")
+            text += (f"和答對的臉相比，{parts}，差距{every}不到 {limit:g} 個標準差：這{items}項上它們和答對的臉沒有明顯差別。")
+        return text + (f"真正不同的是模型的信心：所有答錯的預測平均信心 {confidence['mistakes']:.1%}，答對的 "
+                       f"{confidence['correct']:.1%}（d = {confidence['d']:.2f}）。" if abs(confidence["d"]) >= limit else
+                       f"模型的信心也差不多：答錯的平均 {confidence['mistakes']:.1%}，答對的 {confidence['correct']:.1%}"
+                       f"（d = {confidence['d']:.2f}）。")
+    text = (f"Among the {profile['shown']} mistakes of the gallery, the most common true class is {class_name(true)} "
+            f"({true_count}) and the most common answer {class_name(taken)} ({taken_count}).")
+    words = {"brightness": ("brighter", "darker"), "contrast": ("higher in contrast", "lower in contrast")}
+    for name in looks:
+        value = measures[name]
+        text += (f" They are {words[name][0 if value['d'] > 0 else 1]} than correctly classified faces "
+                 f"(mean {value['mistakes']:.0f} against {value['correct']:.0f}, Cohen's d = {value['d']:.2f}).")
+    if same:
+        parts = _series([f"{name} (d = {measures[name]['d']:.2f})" for name in same])
+        text += (f" Their {parts} {'differ' if len(same) > 1 else 'differs'} from correctly classified faces' by "
+                 f"less than {limit:g} standard deviations: in {'these respects' if len(same) > 1 else 'this'} they "
+                 "are not unusual images.")
+    if abs(confidence["d"]) >= limit:
+        return text + (f" What sets mistakes apart is the model's confidence: {confidence['mistakes']:.1%} on average "
+                       f"over all mistakes against {confidence['correct']:.1%} on correct answers "
+                       f"(d = {confidence['d']:.2f}).")
+    return text + (f" The model is about as confident on its mistakes ({confidence['mistakes']:.1%}) as on correct "
+                   f"answers ({confidence['correct']:.1%}, d = {confidence['d']:.2f}).")
+
+
+def regions_origin(synthetic, lang="en"):
+    """Where Q4's face regions come from: the generator's own boxes, or boxes measured on FER2013's framing."""
+    if _language(lang) == "zh":
+        return ("臉部區域是產生器自己畫眉毛、眼睛、鼻子和嘴巴的位置。" if synthetic
+                else "臉部區域是在 FER2013 的取景上量出來的框。")
+    return ("The regions are the boxes where the generator draws the brows, eyes, nose and mouth." if synthetic
+            else "The regions are boxes measured on FER2013's framing.")
+
+
+def _printed_ratio(share, area):
+    """A region's share of the saliency over its share of the image, from the percentages as printed."""
+    return round(share * 100) / max(round(area * 100), 1)
 
 
 def region_share(summary, lang="en"):
-    """Sentences on how much saliency falls on brows+eyes and on the mouth, from ``saliency.region_summary``."""
+    """Sentences on how much saliency falls on brows+eyes and on the mouth, each against its area, and the classes
+    whose saliency weighs more on the mouth per pixel, from ``saliency.region_summary``."""
+    upper = _printed_ratio(summary["upper_share"], summary["upper_area"])
+    mouth = _printed_ratio(summary["mouth_share"], summary["mouth_area"])
+    heavy = summary["mouth_heavy_classes"]
     if _language(lang) == "zh":
-        mouth_heavy = "、".join(class_name(name, lang) for name in summary["mouth_heavy_classes"]) or "沒有"
-        return (f"平均來說，{summary['upper_share']:.0%} 的 saliency 落在眉毛和眼睛（只佔畫面的 "
-                f"{summary['upper_area']:.0%}），{summary['mouth_share']:.0%} 落在嘴巴（佔畫面的 "
-                f"{summary['mouth_area']:.0%}），是只看面積會分到的 {summary['ratio']:.1f} 倍。"
-                f"嘴巴比眉毛和眼睛更受重視的 class：{mouth_heavy}。")
-    mouth_heavy = ", ".join(class_name(name) for name in summary["mouth_heavy_classes"]) or "none"
+        if not heavy:
+            classes = "以每個像素來看，每個 class 都是眉毛和眼睛至少和嘴巴一樣受重視。"
+        elif len(heavy) == len(CLASS_ZH):
+            classes = "以每個像素來看，每個 class 都是嘴巴比眉毛和眼睛更受重視。"
+        else:
+            classes = f"以每個像素來看，嘴巴比眉毛和眼睛更受重視的是{_series([class_name(n, lang) for n in heavy], lang)}。"
+        return (f"平均來說，眉毛和眼睛拿到 {summary['upper_share']:.0%} 的 saliency（佔畫面的 "
+                f"{summary['upper_area']:.0%}，是面積比例的 {upper:.1f} 倍），嘴巴拿到 {summary['mouth_share']:.0%}"
+                f"（佔畫面的 {summary['mouth_area']:.0%}，{mouth:.1f} 倍）。{classes}")
+    if not heavy:
+        classes = "Per pixel, brows and eyes weigh at least as much as the mouth for every class."
+    elif len(heavy) == len(CLASS_ZH):
+        classes = "Per pixel, the mouth weighs more than brows and eyes for every class."
+    else:
+        classes = f"Per pixel, the mouth weighs more than brows and eyes for {_series([class_name(n) for n in heavy])}."
     return (f"On average {summary['upper_share']:.0%} of the saliency falls on the brows and eyes, which cover "
-            f"{summary['upper_area']:.0%} of the image, and {summary['mouth_share']:.0%} on the mouth, which covers "
-            f"{summary['mouth_area']:.0%}: {summary['ratio']:.1f}x what their area alone would get. Classes whose "
-            f"saliency weighs more on the mouth than on brows and eyes: {mouth_heavy}.")
+            f"{summary['upper_area']:.0%} of the image ({upper:.1f} times their area's share), and "
+            f"{summary['mouth_share']:.0%} on the mouth, which covers {summary['mouth_area']:.0%} ({mouth:.1f} times). "
+            f"{classes}")
 
 
 #: The saliency methods as the report names them.
@@ -404,13 +599,17 @@ def checks(table, lang="en", threshold=0.5):
         text += f"；{listed(flagged)} 沒有掉到門檻以下，沒通過：它的 map 不太隨模型的權重改變，解釋不了這個模型。" if flagged else "。"
         unfaithful = [name for name in table.index if name not in faithful]
         text += (f"依 saliency 由高到低刪掉像素，機率下降曲線的 AUC 越低越忠實；隨機順序是 {random_auc:.3f}，"
-                 f"{_series([method_name(name) for name in faithful], lang) or '沒有任何方法'}比它低")
-        text += (f"，{_series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)} 沒有比它低。"
+                 f"{_pad(_series([method_name(name) for name in faithful], lang)).lstrip() or '沒有任何方法'}比它低")
+        text += (f"，{_series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)}沒有比它低。"
                  if unfaithful else "。")
         text += (f"最低的是 {best_names}（{aucs[best[0]]:.3f}）。" if len(best) == 1
                  else f"最低的是 {best_names}，並列 {aucs[best[0]]:.3f}。")
         if len(gaps):
             text += f"Integrated Gradients 加總起來和分數差距平均只差 {gaps.iloc[0]:.1%}。"
+        if set(best) & set(flagged):
+            text += (f"{_series([method_name(name) for name in best if name in flagged], lang)} 的 deletion AUC 最低卻沒通過"
+                     "隨機化檢查：兩個檢查問的是不同的事。刪除檢驗問它標出的像素是不是這次預測靠的像素，隨機化檢查問 map 是不是"
+                     "取決於學到的權重；一張 map 如果大半跟著臉本身的結構走，就可能通過前者、卻沒通過後者（Adebayo et al. 2018）。")
         return text
     text = f"After re-initialising every layer, the maps' rank correlation with the originals (threshold {threshold:g}) "
     text += f"falls below the threshold for {listed(passed)}: they pass" if passed else "stays above it for every method"
@@ -427,6 +626,12 @@ def checks(table, lang="en", threshold=0.5):
              else f" The lowest are {best_names}, tied at {aucs[best[0]]:.3f}.")
     if len(gaps):
         text += f" Integrated Gradients adds up to the score difference within {gaps.iloc[0]:.1%} on average."
+    if set(best) & set(flagged):
+        text += (f" {_series([method_name(name) for name in best if name in flagged])} has the lowest deletion AUC yet "
+                 "fails the randomisation check: the two checks ask different things. Deletion asks whether the pixels "
+                 "a map marks are the ones this prediction rests on, randomisation whether the map depends on the "
+                 "learned weights; a map that largely follows the face's own structure can pass the first and fail the "
+                 "second (Adebayo et al. 2018).")
     return text
 
 
@@ -461,12 +666,13 @@ def _top_share(summary, lang):
     """The filters with the highest one-class share of their top faces: one named, or how many tie."""
     tied = summary.get("at_top_share") or [summary["most_selective"]]
     share = summary.get("top_share", summary["most_selective"]["share"])
-    shown = tied[:5]
+    shown = tied[:3]
     if lang == "zh":
-        named = "、".join(f"第 {item['filter']} 號（{item['class']}）" for item in shown)
+        named = "、".join(f"第 {item['filter']} 號（{CLASS_ZH[item['class']]}）" for item in shown)
         if len(tied) == 1:
             return f"單一 class 比例最高的是{named}，{share:.0%}。"
-        return f"有 {len(tied)} 個 filter 並列最高，前幾名 {share:.0%} 屬於同一類，例如{named}。"
+        more = f"，另外還有 {len(tied) - len(shown)} 個" if len(tied) > len(shown) else ""
+        return f"有 {len(tied)} 個 filter 並列最高，前幾名 {share:.0%} 屬於同一類：{named}{more}。"
     named = ", ".join(f"{item['filter']} ({class_name(item['class'])})" for item in shown)
     more = f" and {len(tied) - len(shown)} more" if len(tied) > len(shown) else ""
     if len(tied) == 1:
@@ -523,21 +729,40 @@ def cnn_answer(headline, lang="en"):
 
     Args:
         headline: {"model", "parameters", "splits" ({split: classification metrics}), "split" (analysed),
-            "synthetic"}.
+            "synthetic", optionally "blocks" (``models.conv_blocks``)}.
         lang: "zh" or "en".
     """
-    zh = _language(lang) == "zh"
-    opening = (f"我們的 CNN 是 `{headline['model']}`，共 {headline['parameters']:,} 個參數：卷積層後面都接 batch "
-               f"normalization 和 ReLU，最後接一個小的分類器（層的細節見上表）。" if zh else
-               f"Our CNN is `{headline['model']}` with {headline['parameters']:,} parameters: each convolution is "
-               f"followed by batch normalisation and ReLU, and a small classifier ends it (layers in the table above).")
-    note = _synthetic_note(headline["synthetic"],
+    _language(lang)
+    return _join(lang, _model_opening(headline["model"], headline["parameters"], headline.get("blocks"), lang),
+                 test_accuracy(headline["splits"], headline["split"], lang), _cnn_note(headline["synthetic"], lang))
+
+
+def _model_opening(model, parameters, blocks, lang):
+    """Q1's first sentence: the CNN's name and size and, from ``models.conv_blocks``, how its convolutions are built."""
+    zh = lang == "zh"
+    text = (f"我實作的 CNN 是 `{model}`，共 {parameters:,} 個參數" if zh
+            else f"The CNN is `{model}` with {parameters:,} parameters")
+    if blocks and blocks["convolutions"]:
+        count, normalised = blocks["convolutions"], blocks["normalised"]
+        if zh:
+            built = ("每一層後面都接 batch normalization 和 ReLU" if normalised == count
+                     else f"其中 {normalised} 層後面接 batch normalization 和 ReLU")
+            text += f"：{count} 個卷積層，{built}"
+        else:
+            built = ("each followed by batch normalisation and ReLU" if normalised == count
+                     else f"{normalised} of them followed by batch normalisation and ReLU")
+            text += f": {count} convolutions, {built}"
+    return text + ("（層的細節見上表）。" if zh else " (layers in the table above).")
+
+
+def _cnn_note(synthetic, lang):
+    """What Q1's accuracy means on generated faces (empty on real data)."""
+    return _synthetic_note(synthetic,
                            "這些臉是程式產生的合成資料，所以準確率說的是模型能不能分辨產生器畫出的表情，"
-                           "不代表在真實 FER2013 照片上的表現；右欄 2017 年原報告的數字才是真實資料的參考。",
+                           "不代表在真實 FER2013 照片上的表現；第一頁「結果一覽」裡 2017 年原報告的數字才是真實資料的參考。",
                            "These faces are generated, so the accuracy says how well the model tells apart the "
                            "generator's expressions, not how it would do on real FER2013 photographs; the 2017 "
-                           "report's figures are the reference for real data.", lang)
-    return _join(lang, opening, test_accuracy(headline["splits"], headline["split"], lang), note)
+                           "report's figures on the first page are the reference for real data.", lang)
 
 
 #: The level below which a paired test's p-value counts as a difference (``dnn_answer``).
@@ -582,11 +807,11 @@ def dnn_answer(result, synthetic, lang="en"):
     dense, largest = dnn["largest_layer"], cnn["largest_layer"]
     if zh:
         where = (f"DNN 的參數有 {dense['share']:.0%} 在 `{dense['name']}` 這一層（每個像素對每個神經元各一個權重，"
-                 f"臉上每個位置都要各自學）；CNN 最大的一層 `{largest['name']}` 只佔它的 {largest['share']:.0%}，"
+                 f"臉上每個位置都要各自學）；CNN 最大的一層 `{largest['name']}` 佔它的 {largest['share']:.0%}，"
                  "小 filter 在整張臉上共用同一組權重，嘴角、眉毛出現在哪裡都用同一組權重偵測。")
         meaning = {"cnn": "參數量差不多，差別在參數花在哪裡：" + where,
                    "dnn": "這次 DNN 比較準：在這份資料上，權重共用沒有帶來優勢。" + where,
-                   "tie": "參數花的地方不同（" + where.rstrip("。") + "），但這次的準確率差距還不足以下結論。"}[verdict]
+                   "tie": "兩者參數花的地方不同：" + where + "只是這次的準確率差距還不足以下結論。"}[verdict]
     else:
         where = (f"{dense['share']:.0%} of the DNN's parameters sit in `{dense['name']}`, one weight per pixel and "
                  f"unit, so every position of the face is learned anew; the CNN's largest layer, `{largest['name']}`, "
@@ -595,8 +820,8 @@ def dnn_answer(result, synthetic, lang="en"):
         meaning = {"cnn": "With about the same number of parameters, the difference is where they sit: " + where,
                    "dnn": "Here the DNN is the more accurate: sharing weights brought no advantage on this data. "
                           + where,
-                   "tie": "The two spend their parameters differently (" + where.rstrip(".") + "), but this run's "
-                          "accuracies do not tell them apart."}[verdict]
+                   "tie": "The two spend their parameters differently: " + where + " This run's accuracies, though, "
+                          "do not tell them apart."}[verdict]
     improving = [label for label, values in (("CNN", cnn), ("DNN", dnn))
                  if still_improving({"best_epoch": values["best_epoch"], "epochs_run": values["epochs"],
                                      "stopped_by": values["stopped_by"]})]
@@ -609,17 +834,25 @@ def dnn_answer(result, synthetic, lang="en"):
                  + ": still improving when stopped, so the comparison is of networks not trained to the end.")
     note = _synthetic_note(synthetic, "這是在合成資料上的比較；真實照片的差距請參考 2017 年原報告（CNN 60.9%、DNN 35.4%）。",
                            "This comparison is on generated faces; for real photographs see the 2017 report "
-                           "(CNN 60.9 %, DNN 35.4 %).", lang)
+                           "(CNN 60.9%, DNN 35.4%).", lang)
     return _join(lang, comparison(result, lang), tested, meaning, trend, note)
 
 
-def confusion_answer(summary, synthetic, lang="en"):
-    """Q3's explanation (說明): the most-confused pairs and the worst class, from ``evaluate.confusion_summary``."""
-    note = _synthetic_note(synthetic, "在合成資料上，兩類容易混淆代表產生器把這兩種表情畫得很像（例如嘴型或眉毛的形狀相近），"
+def confusion_answer(summary, synthetic, lang="en", profile=None):
+    """Q3's explanation (說明): the most-confused pairs, the classes that fare worst, and the gallery's mistakes.
+
+    Args:
+        summary: ``evaluate.confusion_summary``.
+        synthetic: the faces are generated.
+        lang: "zh" or "en".
+        profile: ``evaluate.gallery_profile`` of the gallery, or None to leave it out.
+    """
+    note = _synthetic_note(synthetic, "在合成資料上，兩類容易混淆代表產生器把這兩種表情畫得很像，"
                                       "不代表人也覺得它們難以分辨。",
-                           "On generated faces a confused pair means the generator draws the two expressions alike "
-                           "(similar mouth or brow shapes), not that people would find them ambiguous.", lang)
-    return _join(lang, confusions(summary, lang), note)
+                           "On generated faces a confused pair means the generator draws the two expressions alike, "
+                           "not that people would find them ambiguous.", lang)
+    return _join(lang, confusions(summary, lang), class_errors(summary, lang),
+                 gallery(profile, lang) if profile else "", note)
 
 
 def saliency_answer(regions, table, synthetic, lang="en"):
@@ -638,12 +871,94 @@ def saliency_answer(regions, table, synthetic, lang="en"):
     return _join(lang, region_share(regions, lang), checks(table, lang), note)
 
 
-def filter_answer(summary, synthetic, lang="en"):
-    """Q5's explanation (說明): which classes activate the deep layer's filters, from ``features.filter_class_summary``."""
+#: How ``filter_pictures`` words a median pattern period (pixels): at most the first, "fine textures"; at least the
+#: second, "broad light and dark areas"; between, "medium-sized patterns".
+FINE_PERIOD, BROAD_PERIOD = 8.0, 16.0
+#: A correlation below this reads as weak (``class_pictures``).
+WEAK_CORRELATION = 0.3
+
+
+def _scale_words(period, zh):
+    if period <= FINE_PERIOD:
+        return "細小的紋理" if zh else "fine textures"
+    if period >= BROAD_PERIOD:
+        return "大片的明暗區塊" if zh else "broad light and dark areas"
+    return "中等大小的圖樣" if zh else "medium-sized patterns"
+
+
+def filter_pictures(early, deep, lang="en"):
+    """Sentences on the two layers' ascent images, from two ``features.ascent_summary``: which layer each shows,
+    how far above real faces they drive their filters, and the patterns' size."""
+    from fer_utils.features import STRONGER_THAN_FACES as limit
+
+    zh = _language(lang) == "zh"
+    if zh:
+        counted = [f"全部 {layer['filters']} 個" if layer["stronger"] == layer["filters"]
+                   else f"{layer['filters']} 個中有 {layer['stronger']} 個" for layer in (early, deep)]
+        text = (f"第 1 部分的兩張圖分別是淺層 `{early['layer']}` 和深層 `{deep['layer']}`。"
+                f"淺層的 filter {counted[0]}、深層的{_pad(counted[1]).rstrip()}，被自己的 gradient ascent 圖激發到比它對分析集臉孔的平均反應高出至少 "
+                f"{limit:g} 個標準差"
+                f"（中位數分別是 {early['median_z']:.1f} 和 {deep['median_z']:.1f} 個標準差）。")
+        text += (f"圖中各 {len(early['shown'])} 個 filter 的圖樣週期中位數（功率頻譜重心）：淺層 {early['period']:.1f} 像素，深層 "
+                 f"{deep['period']:.1f} 像素")
+        words = [_scale_words(layer["period"], zh) for layer in (early, deep)]
+        bounds = f"（{FINE_PERIOD:g} 像素以下算細小，{BROAD_PERIOD:g} 像素以上算大片）"
+        if words[0] == words[1]:
+            return text + f"，兩層都是{words[0]}{bounds}：用這個量看不出兩層的差別。"
+        return text + f"；也就是淺層的 filter 對{words[0]}反應，深層的對{words[1]}反應{bounds}。"
+    counted = [f"all {layer['filters']}" if layer["stronger"] == layer["filters"]
+               else f"{layer['stronger']} of the {layer['filters']}" for layer in (early, deep)]
+    text = (f"Part 1 shows the early layer `{early['layer']}` and the deep layer `{deep['layer']}`. "
+            f"{counted[0].capitalize()} early filters and {counted[1]} deep ones respond to their ascent image at least {limit:g} "
+            "standard deviations above their mean response "
+            f"to the analysed faces (medians {early['median_z']:.1f} and {deep['median_z']:.1f}).")
+    text += (f" The median period of the {len(early['shown'])} patterns shown per layer (power-spectrum centroid) is "
+             f"{early['period']:.1f} px in the early layer and {deep['period']:.1f} px in the deep one")
+    words = [_scale_words(layer["period"], zh) for layer in (early, deep)]
+    bounds = f" (fine up to {FINE_PERIOD:g} px, broad from {BROAD_PERIOD:g} px)"
+    if words[0] == words[1]:
+        return text + f": both layers show {words[0]}{bounds}; by this measure they do not differ."
+    return text + f": the early filters respond to {words[0]}, the deep ones to {words[1]}{bounds}."
+
+
+def class_pictures(resemblance, lang="en"):
+    """Sentences on the class images, from ``features.class_resemblance``: how many carry their own class's
+    difference from the average face, and how strongly."""
+    zh = _language(lang) == "zh"
+    own = resemblance["own"]
+    matches = resemblance["matches"]
+    low, high = min(own.values()), max(own.values())
+    weak = high < WEAK_CORRELATION
+    names = _series([class_name(name, lang) for name in matches], lang)
+    if zh:
+        text = (f"第 2 部分的 {len(own)} 張 class 圖中，有 {len(matches)} 張和「自己那一類的平均臉減去整體平均臉」的相關"
+                f"係數高於和其他任何一類的" + (f"：{names}" if matches else "") + f"。和自己那一類的相關係數介於 {low:.2f} 到 "
+                f"{high:.2f}。")
+        return text + (f"都低於 {WEAK_CORRELATION:g}，算是弱相關：這些 class 圖看不出像自己那一類的臉。" if weak else "")
+    text = (f"Of the {len(own)} class images of part 2, {len(matches)} correlate more with their own class's difference "
+            "from the average face than with any other class's" + (f" ({names})" if matches else "") +
+            f"; the correlation with their own class ranges from {low:.2f} to {high:.2f}.")
+    return text + (f" All are below {WEAK_CORRELATION:g}, weak: the class images do not recognisably resemble their "
+                   "class's faces." if weak else "")
+
+
+def filter_answer(summary, synthetic, lang="en", pictures=None):
+    """Q5's explanation (說明): what the filter images show, the class images, and which classes activate the deep
+    layer's filters.
+
+    Args:
+        summary: ``features.filter_class_summary``.
+        synthetic: the faces are generated.
+        lang: "zh" or "en".
+        pictures: {"early", "deep": ``features.ascent_summary``, "classes": ``features.class_resemblance``}, or
+            None to leave the pictures out.
+    """
     note = _synthetic_note(synthetic, "在合成資料上，偏好某個 class 的 filter 代表它學到了產生器畫那種表情時用的特徵。",
                            "On generated faces a filter that prefers one class has learned a feature the generator "
                            "draws for that expression.", lang)
-    return _join(lang, filter_classes(summary, lang), note)
+    parts = [filter_pictures(pictures["early"], pictures["deep"], lang), class_pictures(pictures["classes"], lang)] \
+        if pictures else []
+    return _join(lang, *parts, filter_classes(summary, lang), note)
 
 
 def glance_rows(results):
@@ -673,20 +988,36 @@ def glance_rows(results):
             rows.append((f"{label} 平均 average (Public + Private) / 2", f"{average:.1%}", f"{original['average']:.1%}"))
         elif not tests:
             rows.append((f"{label} 準確率 accuracy · 驗證集 validation (no labeled test split)",
-                         f"{accuracies['val']:.1%}", f"{original['average']:.1%} (test average)"))
+                         f"{accuracies['val']:.1%}", "—"))
+            rows.append((f"{label} 測試平均 test average (Public + Private) / 2", "—", f"{original['average']:.1%}"))
         rows.append((f"{label} 參數量 parameters", f"{headline['parameters']:,}", f"{original['parameters']:,}"))
     if results.get("confusions"):
         pair = results["confusions"]["pairs"][0]
-        rows.append(("最常混淆 most-confused pair", f"{pair['first']} / {pair['second']} ({pair['rate']:.1%})", "—"))
+        rows.append(("最常混淆（依比例）most-confused pair (by rate)",
+                     f"{pair['first']} / {pair['second']} ({pair['rate']:.1%} of their faces)", "—"))
     if results.get("regions"):
         regions = results["regions"]
-        rows.append(("Saliency 集中在 concentrates on",
+        rows.append(("Saliency 落在 share on",
                      f"brows + eyes {regions['upper_share']:.0%} (area {regions['upper_area']:.0%}), "
                      f"mouth {regions['mouth_share']:.0%} (area {regions['mouth_area']:.0%})", "—"))
     return rows
 
 
-def stamp_rows(environment, data_origin, profile, seed, wall_seconds):
+def _wall_time(wall_seconds, training):
+    """The stamp's wall time: the notebooks' time, and which training it includes or reused from before."""
+    if not wall_seconds:
+        return "unknown"
+    text = f"{wall_seconds / 60:.1f} min ({wall_seconds:.0f} s) for the notebooks"
+    trained = [f"{model} {seconds:.0f} s" for model, seconds, reused in training or () if not reused]
+    reused = [f"{model} {seconds:.0f} s" for model, seconds, reused in training or () if reused]
+    if trained:
+        text += f", training included ({', '.join(trained)})"
+    if reused:
+        text += f"; training reused from earlier runs, not included ({', '.join(reused)})"
+    return text
+
+
+def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=()):
     """The reproducibility stamp as (label, value) rows: date, code, versions, machine, data, settings, time.
 
     Args:
@@ -694,6 +1025,7 @@ def stamp_rows(environment, data_origin, profile, seed, wall_seconds):
         data_origin: ``provenance.data_origin`` of the run's data.
         profile, seed: the run's settings.
         wall_seconds: the workbook's wall time (all notebooks), or None when unknown.
+        training: (model, training seconds, reused from before this workbook) per run it analysed.
     """
     if data_origin.get("kind") == "synthetic":
         data = (f"synthetic, generator {data_origin.get('generator', '?')} seed {data_origin.get('seed')}, "
@@ -701,10 +1033,10 @@ def stamp_rows(environment, data_origin, profile, seed, wall_seconds):
     else:
         name = str(data_origin.get("path", "?")).replace("\\", "/").rsplit("/", 1)[-1]
         data = f"{name}, SHA-256 {data_origin.get('sha256') or '?'}"
-    minutes = f"{wall_seconds / 60:.1f} min ({wall_seconds:.0f} s)" if wall_seconds else "unknown"
     return [("日期 Date", environment.get("date", "?")), ("程式 Code", environment.get("git", "?")),
             ("版本 Versions", f"Python {environment.get('python', '?')}, TensorFlow {environment.get('tensorflow', '?')}, "
                               f"Keras {environment.get('keras', '?')}"),
             ("機器 Machine", f"{environment.get('cpu', '?')}, {environment.get('cores', '?')} cores; "
                              f"GPU: {environment.get('gpu') or 'none'}"),
-            ("資料 Data", data), ("設定 Settings", f"profile {profile}, seed {seed}"), ("執行時間 Wall time", minutes)]
+            ("資料 Data", data), ("設定 Settings", f"profile {profile}, seed {seed}"),
+            ("執行時間 Wall time", _wall_time(wall_seconds, training))]

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer_utils import atomic, config, errors, narrative, paths, provenance, quiet
+from fer_utils import atomic, config, errors, layout, narrative, paths, provenance, quiet
 
 #: Chapters are named ``NN-slug.ipynb``; the number gives the order (as in the Python Data Science Handbook).
 NOTEBOOK_NAME = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
@@ -221,7 +221,7 @@ def duration(seconds):
 
 
 #: Printable width of the A4 page in CSS pixels (210 mm minus the 14 mm side margins, 96 px per inch).
-PRINT_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
+PRINT_WIDTH_PX = layout.PRINT_WIDTH_PX
 
 REPORT_CSS = """
 @page { size: A4; margin: 16mm 14mm 14mm 14mm; }
@@ -240,11 +240,16 @@ body { font-family: "DejaVu Sans", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto
 .jp-RenderedHTMLCommon table, .fer-front table { font-size: 7.5pt; border-collapse: collapse; max-width: 100%;
     table-layout: auto; margin: 1mm 0; }
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.1mm 1.6mm; line-height: 1.2; white-space: normal; }
-.jp-OutputArea-output img { max-width: 100%; max-height: 62mm; height: auto; object-fit: contain; }
+.jp-OutputArea-output img { max-width: 100%; height: auto; }
 .fer-caption { font-size: 8.5pt; color: #222; margin: 0.5mm 0 1.2mm; }
 .fer-caption b { color: #000; }
 .jp-OutputArea-child { break-inside: auto !important; }
 img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
+.fer-figure, .fer-figure-row, .fer-table { break-inside: avoid; page-break-inside: avoid; }
+.jp-RenderedHTMLCommon .fer-figure { width: min-content; max-width: 100%; margin: 1mm 0 0.5mm; }
+.jp-RenderedHTMLCommon .fer-figure img { max-width: none; display: block; margin: 0; }
+.fer-figure-row { display: flex; gap: 4mm; align-items: flex-start; }
+.jp-RenderedHTMLCommon .fer-table table { margin-top: 0; }
 .fer-front h1 { font-size: 16pt; margin: 2mm 0; }
 .fer-front h2 { font-size: 11pt; margin: 3mm 0 1mm; border-bottom: 1px solid #999; }
 .fer-front table { width: 100%; }
@@ -254,7 +259,7 @@ img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
 .fer-front .fer-identity td { border: none; padding: 0.6mm 4mm 0.6mm 0; font-size: 10pt; }
 .fer-toc ol { margin: 0; padding-left: 6mm; }
 .fer-references { margin-top: 1.5mm; font-size: 7pt; line-height: 1.15; }
-.fer-references ol { display: grid; grid-template-columns: 1fr 1fr; column-gap: 6mm; margin: 0; padding: 0;
+.fer-references ol { display: grid; grid-template-columns: 1fr 1fr 1fr; column-gap: 5mm; margin: 0; padding: 0;
                      list-style: none; }
 .fer-references h1 { font-size: 10.5pt; margin: 0 0 0.5mm; }
 .fer-references li { margin-bottom: 0.3mm; }
@@ -267,29 +272,44 @@ img, .jp-RenderedImage, tr { break-inside: avoid; page-break-inside: avoid; }
 .fer-header td { padding: 1mm 4mm 1mm 0; }
 .fer-question { break-before: page; page-break-before: always; height: 0; }
 .fer-front td { vertical-align: middle !important; }
-@media print { .jp-OutputArea-output { overflow: visible !important; } .fer-banner { display: none; } }
+@media print { body { margin: 0; } .jp-OutputArea-output { overflow: visible !important; }
+               .fer-banner { display: none; } }
 """
 
 
-def _image_width(match, scale):
-    """An embedded PNG's <img> with its width set to ``scale`` times its pixel width (read from the PNG header)."""
-    import base64
-    import struct
+def _printed_width_px(data):
+    """The CSS width a PNG prints at: its size in inches at 96 px per inch, at most the text width.
 
-    head = base64.b64decode(match.group(2)[:48])
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        return match.group(0)
-    width = struct.unpack(">I", head[16:20])[0]
-    return f'{match.group(1)}style="width: {width * scale:.0f}px" '
+    Its size in inches is its pixel width over the resolution of its pHYs chunk (``plots.DPI`` for the
+    workbook's figures, the figure dpi for any matplotlib PNG); a PNG without one counts 96 pixels per inch.
 
-
-def _scale_figures(body, scale=0.6):
-    """Figures printed at ``scale`` of their pixel size (still capped by the page width and ``REPORT_CSS``).
-
-    Matplotlib's 100-dpi figures would otherwise print at 96 px per inch, a training curve as wide as the page.
+    Args:
+        data: the PNG's bytes.
+    Returns:
+        The width in CSS pixels, or None for bytes that are not a PNG.
     """
-    embedded = r'(<img (?=[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]{48})))'
-    return re.sub(embedded, lambda match: _image_width(match, scale), body)
+    info = layout.png_info(data)
+    if info is None:
+        return None
+    return min(round(info["width"] / (info["dpi"] or 96) * 96), PRINT_WIDTH_PX)
+
+
+def _image_width(match):
+    """An embedded PNG's <img> with its width set to its printed width (``_printed_width_px``)."""
+    import base64
+
+    width = _printed_width_px(base64.b64decode(match.group(2)))
+    return match.group(0) if width is None else f'{match.group(1)}style="width: {width}px" '
+
+
+def _scale_figures(body):
+    """Every embedded figure printed at its native size in inches, at most the text width.
+
+    A figure of ``fer_utils.plots`` is drawn at its printed size with fonts of at least 7 pt, so on paper its
+    text keeps the size it was drawn at.
+    """
+    embedded = r'(<img (?=[^>]*src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"))'
+    return re.sub(embedded, _image_width, body)
 
 
 def _rows_html(rows, header=None):
@@ -316,16 +336,18 @@ def _header_html(meta, name, student_id, department, collaborators=PLACEHOLDER):
                   f'<style>@page {{ @top-center {{ content: "{SYNTHETIC_BANNER}"; color: #9a1b1b; '
                   f'font-weight: bold; font-size: 9pt; }} }}</style>')
     glance = narrative.glance_rows(meta["glued"])
-    glance_html = (_rows_html(glance, ("", "本次 This run", "2017 原報告 Original report (FER2013)")) if glance
+    this_run = "本次（合成資料）This run (synthetic faces)" if meta["synthetic"] else "本次 This run"
+    glance_html = (_rows_html(glance, ("", this_run, "2017 原報告 Original report (FER2013)")) if glance
                    else "<p>(the notebooks recorded no results; run `fer-workbook run` again)</p>")
     if meta["validation_only"]:
-        glance_html += ("<p>資料沒有標註好的測試集（如課程的 train.csv），本次以驗證集代替 PublicTest / PrivateTest。 "
-                        "The data has no labeled test split (e.g. the course's train.csv): validation stands in for "
-                        "PublicTest and PrivateTest.</p>")
+        glance_html += ("<p>資料沒有標註好的測試集（課程的 train.csv 就是這樣），本次以驗證集代替 PublicTest / PrivateTest；"
+                        "checkpoint 也是依驗證集挑的。The data has no labeled test split (as with the course's "
+                        "train.csv): validation stands in for PublicTest and PrivateTest, and the checkpoint was chosen "
+                        "on it too.</p>")
     contents = "".join(f'<li><a href="#q{number}">{html.escape(title)}</a></li>' for number, title in meta["titles"])
     contents += '<li><a href="#references">參考文獻 / References</a></li>'
     stamp = narrative.stamp_rows(meta["glued"].get("environment", {}), meta["origin"], meta["profile"], meta["seed"],
-                                 meta["wall_seconds"])
+                                 meta["wall_seconds"], meta["training"])
     return (f'{banner}<div class="fer-front fer-header"><h1>{html.escape(REPORT_TITLE_ZH)}<br>'
             f'<small>{html.escape(REPORT_TITLE)}</small></h1>'
             f'<table class="fer-identity">{cells}</table>'
@@ -561,11 +583,19 @@ def _run_metadata(executed):
     origin = values.get("origin") or origin  # the run's own record, when the notebooks glued it
     synthetic = provenance.is_synthetic(origin)
     durations = [chapter.notebook.metadata.get("papermill", {}).get("duration") for chapter in executed]
+    started = executed[0].notebook.metadata.get("papermill", {}).get("start_time")
+    training = {}
+    for chapter in executed:  # each run once, in order: (model, training seconds, reused from before this workbook)
+        for record in chapter.records("run"):
+            if record.get("run") not in training and record.get("train_seconds") is not None:
+                reused = bool(started and record.get("finished") and record["finished"] < started)
+                training[record["run"]] = (record["model"], record["train_seconds"], reused)
     cnn = values.get("cnn", {})
     return {"titles": [(chapter.number, chapter.title) for chapter in executed],
             "profile": profile, "synthetic": synthetic, "origin": origin, "glued": values,
             "seed": str(parameters.get("seed", 0)),
             "wall_seconds": sum(durations) if durations and all(durations) else None,
+            "training": list(training.values()),
             "validation_only": bool(cnn) and not ({"PublicTest", "PrivateTest", "Test"} & set(cnn.get("splits", {})))}
 
 
@@ -578,7 +608,7 @@ def _cite(text):
 
 #: The student's own 說明 (a markdown cell, empty in the committed notebooks) and the computed one after it.
 STUDENT_EXPLANATION, COMPUTED_EXPLANATION = "student-explanation", "computed-explanation"
-COMPUTED_NOTE = ('<p class="fer-computed">（以下由本次數據自動產生 / computed from this run\'s numbers; '
+COMPUTED_NOTE = ('<p class="fer-computed">（以下由本次結果自動產生 / computed from this run\'s numbers; '
                  "write your own in the notebook's 說明 cell）</p>")
 KEY_NUMBERS_HEADING = "#### 數據重點 / Key numbers"
 
@@ -598,7 +628,8 @@ def _report_cells(notebook, counters=None):
     ``remove-cell`` drops a cell, ``remove-input`` its code (all code is hidden anyway), ``remove-output`` its
     outputs; papermill's ``parameters``/``injected-parameters`` cells and stderr (progress bars, warnings) never
     show. Markdown cells tagged ``caption-figure``/``caption-table`` become numbered captions (圖 n / Figure n),
-    counted across chapters in ``counters``; citations of ``REFERENCES`` get their numbers.
+    counted across chapters in ``counters``, each folded into one block with its figure or table so that the two
+    print on the same page (``_group_captions``); citations of ``REFERENCES`` get their numbers.
 
     Raises:
         WorkbookError: a cell recorded an error.
@@ -635,13 +666,105 @@ def _report_cells(notebook, counters=None):
                 kind = caption[1]
                 counters[kind] = counters.get(kind, 0) + 1
                 number = counters[kind]
-                cell = nbformat.v4.new_markdown_cell(
-                    f'<p class="fer-caption fer-caption-{kind.lower()}"><b>{caption[0]} {number} / {kind} {number}.</b> '
-                    f"{html.escape(cell.source.strip())}</p>")
+                text = f"<b>{caption[0]} {number} / {kind} {number}.</b> {html.escape(cell.source.strip())}"
+                cell = nbformat.v4.new_markdown_cell(f'<p class="fer-caption fer-caption-{kind.lower()}">{text}</p>',
+                                                     metadata={CAPTION_KEY: {"kind": kind, "text": text}})
             else:
                 cell.source = _cite(cell.source)
         cells.append(cell)
-    return cells
+    return _group_captions(cells)
+
+
+#: Cell metadata the report adds: a caption's kind and text, the printed widths of a cell's folded figures.
+CAPTION_KEY, FIGURES_KEY = "fer_caption", "fer_figures"
+#: Space between two figures printed side by side (``.fer-figure-row``'s gap of 4 mm) in CSS pixels.
+FIGURE_GAP_PX = 16
+
+
+def _group_captions(cells):
+    """Each caption folded into the cell of its figure or table, so they print as one block on one page.
+
+    A figure caption follows its figure: it joins the shown cell before it when that cell drew images, as one
+    ``<figure class="fer-figure">`` of the images and a ``<figcaption>`` (``_fold_figure``); two such figures in
+    a row that fit the text width side by side share a row (``_pair_figures``). A table caption precedes its
+    table: it joins the code cell after it (``_fold_table``). A caption with neither stays a paragraph.
+
+    Args:
+        cells: the report's cells, captions as markdown cells carrying ``CAPTION_KEY`` metadata.
+    Returns:
+        The cells with the folded captions removed.
+    """
+    grouped = []
+    for index, cell in enumerate(cells):
+        caption = cell.get("metadata", {}).get(CAPTION_KEY)
+        following = cells[index + 1] if index + 1 < len(cells) else None
+        if caption and caption["kind"] == "Table" and following is not None and following.cell_type == "code":
+            _fold_table(following, caption["text"])
+            continue
+        if caption and caption["kind"] == "Figure" and grouped and _fold_figure(grouped[-1], caption["text"]):
+            _pair_figures(grouped)
+            continue
+        grouped.append(cell)
+    return grouped
+
+
+def _fold_figure(cell, caption):
+    """Replace a code cell's images by one ``<figure>`` of them with ``caption`` (HTML) as its ``<figcaption>``.
+
+    The images keep their place among the cell's outputs; their alt text is the caption's text.
+
+    Returns:
+        True when the cell drew images (and now holds the figure), else False (the cell is left as it was).
+    """
+    import base64
+
+    import nbformat
+
+    images = [output for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    if not images:
+        return False
+    alt = html.escape(html.unescape(re.sub(r"<[^>]+>", "", caption)))
+    sources = ["".join(output.data["image/png"].split()) for output in images]
+    pictures = "".join(f'<img alt="{alt}" src="data:image/png;base64,{source}">' for source in sources)
+    figure = nbformat.v4.new_output("display_data", data={"text/html": (
+        f'<figure class="fer-figure">{pictures}<figcaption class="fer-caption fer-caption-figure">{caption}'
+        "</figcaption></figure>")})
+    position = cell.outputs.index(images[0])
+    cell.outputs = cell.outputs[:position] + [figure] + [
+        output for output in cell.outputs[position:] if "image/png" not in output.get("data", {})]
+    cell.metadata[FIGURES_KEY] = [sum(_printed_width_px(base64.b64decode(source)) or 0 for source in sources)]
+    return True
+
+
+def _pair_figures(cells):
+    """Print the last two cells' figures side by side when each holds one figure, alone at the end of its cell,
+    and together they fit the text width (two half-width plots): the second moves into the first cell, in a
+    ``.fer-figure-row``."""
+    if len(cells) < 2:
+        return
+    first, second = cells[-2], cells[-1]
+    widths = [cell.get("metadata", {}).get(FIGURES_KEY, []) for cell in (first, second)]
+    if [len(each) for each in widths] != [1, 1] or len(second.outputs) != 1 \
+            or sum(widths[0] + widths[1]) + FIGURE_GAP_PX > PRINT_WIDTH_PX \
+            or not first.outputs[-1].get("data", {}).get("text/html", "").startswith("<figure"):
+        return
+    first.outputs[-1].data["text/html"] = (f'<div class="fer-figure-row">{first.outputs[-1].data["text/html"]}'
+                                           f'{second.outputs[0].data["text/html"]}</div>')
+    first.metadata[FIGURES_KEY] = widths[0] + widths[1]
+    cells.pop()
+
+
+def _fold_table(cell, caption):
+    """Put a table caption (HTML) into the code cell of its table: with the table in one ``.fer-table`` block
+    when the cell's first output is HTML (a DataFrame), else as the cell's first output."""
+    import nbformat
+
+    paragraph = f'<p class="fer-caption fer-caption-table">{caption}</p>'
+    first = cell.outputs[0] if cell.get("outputs") else None
+    if first is not None and "text/html" in first.get("data", {}):
+        first.data["text/html"] = f'<div class="fer-table">{paragraph}{first.data["text/html"]}</div>'
+    else:
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": paragraph}), *cell.get("outputs", [])]
 
 
 def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACEHOLDER, collaborators=PLACEHOLDER):
@@ -747,71 +870,21 @@ def set_pdf_metadata(pdf_path, title, author, subject):
     return Path(pdf_path)
 
 
-#: Run in the browser after layout: every element whose content is wider than its box, or that reaches past the
-#: page's printable width, as JSON in <pre id="fer-layout">.
-LAYOUT_SCRIPT = """<script>
-window.addEventListener("load", () => {
-  const width = document.documentElement.clientWidth, found = [];
-  const describe = (element) => element.tagName.toLowerCase() + (element.className && typeof element.className ===
-    "string" ? "." + element.className.trim().split(/\\s+/).join(".") : "");
-  for (const element of document.querySelectorAll("body *")) {
-    if (["SCRIPT", "STYLE", "HTML", "HEAD"].includes(element.tagName)) continue;
-    const box = element.getBoundingClientRect();
-    if (box.width === 0 && box.height === 0) continue;
-    const style = getComputedStyle(element);
-    const clipped = element.scrollWidth > element.clientWidth + 1 && element.clientWidth > 0 &&
-      !["visible"].includes(style.overflowX) ;
-    const past = box.right > width + 1;
-    const inner = element.querySelector("table, img");
-    if ((clipped || past) && (["TABLE", "IMG"].includes(element.tagName) || clipped)) {
-      found.push({element: describe(element), width: Math.round(box.width), content: element.scrollWidth,
-                  right: Math.round(box.right), page: width,
-                  text: (element.innerText || element.getAttribute("alt") || "").slice(0, 80)});
-    }
-  }
-  const out = document.createElement("pre");
-  out.id = "fer-layout";
-  out.textContent = JSON.stringify(found);
-  document.body.appendChild(out);
-});
-</script>"""
+class LayoutError(WorkbookError):
+    """The report was written, but its layout check (``fer_utils.layout``) found problems.
 
-
-def layout_problems(html_path, width_px=PRINT_WIDTH_PX, timeout=120):
-    """Elements of a report that do not fit the printed page, measured in headless Chromium.
-
-    The page is laid out in a window as wide as the A4 page's printable width (print CSS applied); a table or
-    figure reaching past that width, or any element whose content is wider than its box while it clips or
-    scrolls (a table behind a scrollbar loses its right-hand columns in print), is listed.
-
-    Args:
-        html_path: the report's HTML.
-        width_px: the printable width in CSS pixels.
-    Returns:
-        A list of {"element", "width", "content", "right", "page", "text"} (empty when everything fits).
-    Raises:
-        WorkbookError: no Chromium, or it did not run.
+    Attributes:
+        problems: the problems, as ``layout.layout_problems`` returns them.
     """
-    browser = find_chromium()
-    if browser is None:
-        raise WorkbookError("no Chromium or Chrome found for the layout check (see html_to_pdf)")
-    text = Path(html_path).read_text(encoding="utf-8")
-    text = text.replace("@media print", "@media all", ).replace("</body>", LAYOUT_SCRIPT + "</body>", 1)
-    with tempfile.TemporaryDirectory(prefix="fer-layout-") as scratch:
-        page = Path(scratch) / "layout.html"
-        page.write_text(text, encoding="utf-8")
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                   f"--user-data-dir={Path(scratch) / 'profile'}", f"--window-size={width_px},1200",
-                   "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    found = re.search(r'<pre id="fer-layout">(.*?)</pre>', result.stdout, re.S)
-    if not found:
-        raise WorkbookError(f"Chromium did not lay out {html_path}: {result.stderr.strip()[-500:]}")
-    return json.loads(html.unescape(found.group(1)))
+
+    def __init__(self, html_path, problems):
+        super().__init__("\n".join([f"{html_path}: the layout check found {len(problems)} problem(s)",
+                                    *map(layout.describe, problems)]))
+        self.problems = problems
 
 
 def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACEHOLDER,
-           pdf=True, collaborators=PLACEHOLDER):
+           pdf=True, collaborators=PLACEHOLDER, check=False):
     """Render the executed chapters into ``report.html`` and ``report.pdf``, which replace the old pair together.
 
     The executed folder is read under its lock and checked (``read_workbook``: a set ``run`` finished, whose
@@ -826,10 +899,12 @@ def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHO
         name, student_id, department: header fields (placeholders by default).
         pdf: also print the PDF (with Title, Author = the name when given, Subject and an outline).
         collaborators: the Collaborators line of the header and of each question.
+        check: run the layout check (``layout.layout_problems``) on the new report, which is written either way.
     Returns:
         (html path, pdf path or None).
     Raises:
         WorkbookError: no executed notebooks (run first), chapters that do not belong together, or no Chromium.
+        LayoutError: with ``check``, the report was written and the check found problems (listed in it).
     """
     executed = read_workbook(Path(executed_dir or paths.REPORT_DIR / "executed"))
     out_dir = Path(out_dir or paths.REPORT_DIR)
@@ -837,12 +912,16 @@ def render(executed_dir=None, out_dir=None, name=PLACEHOLDER, student_id=PLACEHO
         staged_html = stage.path / "report.html"
         with paths.atomic_write(staged_html, "w") as handle:
             handle.write(to_html(executed, name, student_id, department, collaborators))
+        printed = None
         if pdf:
             printed = html_to_pdf(staged_html, stage.path / "report.pdf", profile_dir=stage.path / "chromium")
             set_pdf_metadata(printed, REPORT_TITLE, name if name != PLACEHOLDER else "",
                              "FER2013 Q1-Q5: CNN, DNN, confusion matrix, saliency maps, gradient ascent")
         shutil.rmtree(stage.path / "chromium", ignore_errors=True)
+        problems = layout.layout_problems(staged_html, printed) if check else []
         stage.commit(remove=() if pdf else ("report.pdf",))
+    if problems:
+        raise LayoutError(out_dir / "report.html", problems)
     return out_dir / "report.html", (out_dir / "report.pdf") if pdf else None
 
 

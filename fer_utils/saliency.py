@@ -295,7 +295,7 @@ def _spearman_rows(first, second):
     return np.where(constant, np.where((norms[0] == 0) & (norms[1] == 0), 1.0, 0.0), correlation)
 
 
-def randomization_check(model, images, method, layers=None, seed=0, threshold=0.5):
+def randomization_check(model, images, method, layers=None, seed=0, threshold=0.5, original=None):
     """Cascading model-randomization sanity check (Adebayo et al. 2018, https://arxiv.org/abs/1810.03292).
 
     A copy of the model has its layers re-initialised one more at a time from the top (logits
@@ -312,6 +312,8 @@ def randomization_check(model, images, method, layers=None, seed=0, threshold=0.
             (Conv2D, Dense), last first.
         seed: seed of the re-initialisation (step k uses seed + k).
         threshold: the method passes when the last step's mean correlation is below it.
+        original: the method's maps of ``images`` on the unchanged model for its predicted classes, when the
+            caller has them already (computed here otherwise).
     Returns:
         A DataFrame with one row per step: ``step``, ``layer``, ``spearman`` (mean over images of
         the rank correlation of |original| and |randomised| maps), ``spearman_std`` and ``passes``
@@ -332,7 +334,8 @@ def randomization_check(model, images, method, layers=None, seed=0, threshold=0.
     unknown = [name for name in layers if name not in names]
     if unknown:
         raise ValueError(f"layers {unknown} are not in model {model.name!r}")
-    original = np.abs(np.asarray(method(model, images, target=targets))).reshape(len(images), -1)  # (N, P)
+    original = method(model, images, target=targets) if original is None else original
+    original = np.abs(np.asarray(original)).reshape(len(images), -1)  # (N, P)
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     rows = []
@@ -469,18 +472,8 @@ def class_means(maps, labels):
     return means
 
 
-def region_summary(maps, regions):
-    """How much saliency falls on the brows and eyes and on the mouth, against their share of the image.
-
-    Args:
-        maps: (K, 48, 48) saliency maps (e.g. ``class_means``), rows in class order.
-        regions: {name: (row0, row1, col0, col1)} with "brows", "eyes" and "mouth" (e.g. ``faces.regions_for``);
-            pixels where brows and eyes overlap count once.
-    Returns:
-        {"upper_share", "mouth_share": mean share of each map's |saliency| on brows+eyes and on the mouth,
-         "upper_area", "mouth_area": their share of the image, "ratio": (upper + mouth share) / (their area),
-         "mouth_heavy_classes": class names whose map weighs more on the mouth than on brows and eyes}.
-    """
+def _upper_and_mouth(maps, regions):
+    """(maps normalised to sum 1 each, brows+eyes mask, mouth mask): pixels where brows and eyes overlap count once."""
     maps = np.abs(np.asarray(maps, dtype=np.float64))
     maps = maps / np.maximum(maps.sum(axis=(1, 2), keepdims=True), 1e-12)  # (K, 48, 48), each sums to 1
 
@@ -491,12 +484,44 @@ def region_summary(maps, regions):
             selected[row0:row1, col0:col1] = True
         return selected
 
-    upper, mouth = mask("brows", "eyes"), mask("mouth")
+    return maps, mask("brows", "eyes"), mask("mouth")
+
+
+def region_density(maps, regions):
+    """Each map's saliency per pixel on brows + eyes and on the mouth, as a multiple of an even spread: the region's
+    share of the saliency over its share of the image (1.0: as much as its area; 2.0: twice).
+
+    Args:
+        maps: (K, 48, 48) saliency maps (e.g. ``class_means``); regions: as for ``region_summary``.
+    Returns:
+        A DataFrame (K rows) with columns "brows + eyes" and "mouth".
+    """
+    maps, upper, mouth = _upper_and_mouth(maps, regions)
+    return pd.DataFrame({"brows + eyes": maps[:, upper].sum(axis=1) / upper.mean(),
+                         "mouth": maps[:, mouth].sum(axis=1) / mouth.mean()})
+
+
+def region_summary(maps, regions):
+    """How much saliency falls on the brows and eyes and on the mouth, against their share of the image.
+
+    Args:
+        maps: (K, 48, 48) saliency maps (e.g. ``class_means``), rows in class order.
+        regions: {name: (row0, row1, col0, col1)} with "brows", "eyes" and "mouth" (e.g. ``faces.regions_for``);
+            pixels where brows and eyes overlap count once.
+    Returns:
+        {"upper_share", "mouth_share": mean share of each map's |saliency| on brows+eyes and on the mouth,
+         "upper_area", "mouth_area": their share of the image, "ratio": (upper + mouth share) / (their area),
+         "mouth_heavy_classes": class names whose map weighs more on the mouth than on brows and eyes per pixel
+         (``region_density``)}.
+    """
+    maps, upper, mouth = _upper_and_mouth(maps, regions)
     upper_share, mouth_share = maps[:, upper].sum(axis=1), maps[:, mouth].sum(axis=1)  # (K,)
+    density = region_density(maps, regions)
     return {"upper_share": float(upper_share.mean()), "mouth_share": float(mouth_share.mean()),
             "upper_area": float(upper.mean()), "mouth_area": float(mouth.mean()),
             "ratio": float((upper_share.mean() + mouth_share.mean()) / (upper.mean() + mouth.mean())),
-            "mouth_heavy_classes": [CLASS_NAMES[k] for k in range(len(maps)) if mouth_share[k] > upper_share[k]]}
+            "mouth_heavy_classes": [CLASS_NAMES[k] for k in range(len(maps))
+                                    if density["mouth"].iloc[k] > density["brows + eyes"].iloc[k]]}
 
 
 @dataclasses.dataclass
@@ -531,9 +556,9 @@ def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, thr
     random_area = area_under_curve(random_fractions, random_curve)
     deletion["random order"] = random_curve.mean(axis=0)
     for name, method in methods(smoothgrad_samples, ig_steps, seed).items():
-        steps = randomization_check(model, images, method, seed=seed, threshold=threshold)
-        randomization[name] = np.concatenate([[1.0], steps["spearman"].to_numpy()])
         maps = method(model, images, target=target)
+        steps = randomization_check(model, images, method, seed=seed, threshold=threshold, original=maps)
+        randomization[name] = np.concatenate([[1.0], steps["spearman"].to_numpy()])
         fractions, curve = deletion_curve(model, images, np.abs(maps), target, seed=seed)
         deletion[name] = curve.mean(axis=0)
         row = {"method": name, "spearman_after_randomisation": float(steps["spearman"].iloc[-1]),

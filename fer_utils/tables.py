@@ -39,12 +39,23 @@ def check(value):
     return "—" if _missing(value) else ("✓" if value else "✗")
 
 
+#: Batch norm's short name in a block's type ("Conv2D + BN + ReLU").
+SHORT_TYPES = {"BatchNormalization": "BN", "FusedBatchNormalization": "BN"}
+
+
 def layers(rows):
-    """``models.layer_table`` rows as a table indexed by layer: type, output shape, parameters."""
-    table = pd.DataFrame(rows).set_index("layer")
-    return pd.DataFrame({"type": table["type"].map(lambda name: LAYER_TYPES.get(name, name)),
-                         "output shape": table["output_shape"], "parameters": table["parameters"].map(count)},
-                        index=table.index)
+    """``models.layer_table`` rows as a table of blocks (``models.layer_blocks``: a layer with weights and the batch
+    norm and ReLU right after it on one row), indexed by the block's first layer: type, output shape, parameters."""
+    from fer_utils import models
+
+    blocks = models.layer_blocks(rows)
+    types = [" + ".join([LAYER_TYPES.get(block["types"][0], block["types"][0])]
+                        + [SHORT_TYPES.get(name, name) for name in block["types"][1:]]) for block in blocks]
+    table = pd.DataFrame({"type": types, "output shape": [block["output_shape"] for block in blocks],
+                          "parameters": [count(block["parameters"]) for block in blocks]},
+                         index=pd.Index([block["layer"] for block in blocks]))
+    table.columns.name = "layer"  # printed in the header's corner, not as a row of its own
+    return table
 
 
 def accuracy(table):
@@ -64,33 +75,73 @@ def recall(table):
 def comparison(result):
     """``workbook.comparison``'s result as one column per model, each row formatted as it reads."""
     split = narrative.split_name(result["split"])
+    others = list(dict.fromkeys(name for values in result["models"].values()
+                                for name in values.get("test_accuracies", {}) if name != result["split"]))
     rows = [("parameters", "parameters", count), ("train_accuracy", "training accuracy", percent),
-            ("validation_accuracy", "validation accuracy", percent), ("accuracy", f"{split} accuracy", percent),
-            ("macro_f1", f"{split} macro-F1", decimal),
-            ("gap", f"training − {split} gap", lambda value: f"{value * 100:.1f} points"),
+            ("validation_accuracy", "validation accuracy", percent),
+            *[(("test_accuracies", name), f"{name} accuracy", percent) for name in others],
+            ("accuracy", f"{split} accuracy", percent), ("macro_f1", f"{split} macro-F1", decimal),
+            ("printed_gap", f"training − {split} gap", lambda value: f"{value:.1f} points"),
             ("epochs", "epochs", count), ("best_epoch", "best epoch", count),
             ("seconds_per_epoch", "seconds per epoch", lambda value: decimal(value, 1))]
-    return pd.DataFrame({label: {name: formatter(values[key]) for key, name, formatter in rows if key in values}
+    def value(values, key):  # a key, or (key, split) inside "test_accuracies"; None when the model lacks it
+        if isinstance(key, tuple):
+            return values.get(key[0], {}).get(key[1])
+        if key == "printed_gap":  # the difference of the two accuracies as this table prints them
+            return None if "train_accuracy" not in values else narrative.points(values["train_accuracy"],
+                                                                                  values["accuracy"])
+        return values.get(key)
+
+    return pd.DataFrame({label: {name: formatter(value(values, key)) for key, name, formatter in rows
+                                 if value(values, key) is not None}
                          for label, values in result["models"].items()})
 
 
-def per_class(table):
-    """``evaluate.per_class_table`` (precision, recall, F1, support per class) for reading."""
-    return pd.DataFrame({"precision": table["precision"].map(decimal), "recall": table["recall"].map(percent),
-                         "F1": table["f1"].map(decimal), "faces": table["support"].map(count)}, index=table.index)
+def per_class(table, predicted=None):
+    """``evaluate.per_class_table`` (precision, recall, F1, support per class) for reading: precision and recall in
+    percent, F1 as a decimal; with ``predicted`` (faces predicted as each class, same order), a column of them, so
+    a precision resting on one prediction shows it."""
+    precision = [percent(value) if predicted is None or predicted[index] else "—"  # 0 / 0: never predicted
+                 for index, value in enumerate(table["precision"])]
+    formatted = pd.DataFrame({"precision": precision, "recall": table["recall"].map(percent),
+                              "F1": table["f1"].map(decimal), "faces": table["support"].map(count)},
+                             index=pd.Index(list(table.index)))
+    if predicted is not None:
+        formatted["predicted as it"] = [count(value) for value in predicted]
+    return formatted
+
+
+#: How ``counts`` names a part of ``workbook.split_counts``.
+PART_NAMES = {"train": "training (trained on)", "unused": "training (not used)", "val": "validation"}
+
+
+def counts(table):
+    """Faces per part and class (``workbook.split_counts`` or ``data.Dataset.counts``) with thousands separators
+    and the parts as the report names them."""
+    formatted = table.apply(lambda column: column.map(count))
+    formatted.index = pd.Index([PART_NAMES.get(name, name) for name in table.index])
+    formatted.columns.name = "split"
+    return formatted
 
 
 def pairs(table):
     """``evaluate.confused_pairs`` indexed by the pair: each direction's count, their sum and its rate."""
     columns = {"first as second": ("a_as_b", count), "second as first": ("b_as_a", count), "errors": ("errors", count),
                "share of the two classes' faces": ("rate", percent)}
-    return pd.DataFrame({label: table[key].map(formatter).to_numpy() for label, (key, formatter) in columns.items()},
-                        index=pd.Index(table["pair"], name="pair"))
+    formatted = pd.DataFrame({label: table[key].map(formatter).to_numpy() for label, (key, formatter) in columns.items()},
+                             index=pd.Index(list(table["pair"])))
+    formatted.columns.name = "pair"
+    return formatted
 
 
-def region_shares(table):
-    """``saliency.region_share`` (a share of saliency per face region and class) in percent."""
-    return table.apply(lambda column: column.map(lambda value: percent(value, 0)))
+def region_shares(table, density=None):
+    """``saliency.region_share`` (a share of saliency per face region and class) in percent, and, given
+    ``saliency.region_density`` (same rows), its per-pixel multiples ("1.57×") as the last columns."""
+    formatted = table.apply(lambda column: column.map(lambda value: percent(value, 0)))
+    if density is not None:
+        for name in density.columns:
+            formatted[f"{name} per pixel"] = [f"{value:.2f}×" for value in density[name]]
+    return formatted
 
 
 def checks(table):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_utils import config as config_module
-from fer_utils import data, evaluate, paths, provenance, runs
+from fer_utils import CLASS_NAMES, data, evaluate, paths, provenance, runs
 
 
 @dataclasses.dataclass
@@ -177,12 +177,20 @@ def record(chapter):
 
     Returns:
         {"data_hash", "data" (the file's name), "profile", "seed", "cnn" (the CNN preset, the one a DNN matches),
-         "model" (the run's model), "run" (its directory name), "split" (the analysed split)}.
+         "model" (the run's model), "run" (its directory name), "split" (the analysed split), "train_seconds" (its
+         training time), "finished" (when its metrics were written, ISO 8601 UTC: before the workbook started, the
+         run was reused)}.
     """
+    import datetime
+
     config = chapter.config
+    metrics_file = chapter.run.directory / "metrics.json"
+    finished = datetime.datetime.fromtimestamp(metrics_file.stat().st_mtime, datetime.timezone.utc).isoformat() \
+        if metrics_file.exists() else None
     return {"data_hash": chapter.dataset.content_hash, "data": Path(str(chapter.dataset.source)).name,
             "profile": config.profile, "seed": config.seed, "cnn": config.match if config.model == "dnn" else config.model,
-            "model": config.model, "run": chapter.run.directory.name, "split": chapter.split}
+            "model": config.model, "run": chapter.run.directory.name, "split": chapter.split,
+            "train_seconds": chapter.run.metrics.get("train_seconds"), "finished": finished}
 
 
 def _in_kernel():
@@ -243,7 +251,7 @@ def comparison(chapters):
     Returns:
         {"split": the analysed split, "tta": the runs' test-time augmentation, "models": {label: {"parameters",
          "train_accuracy", "validation_accuracy", "accuracy" (analysed split), "macro_f1", "gap" (train minus
-         analysed), "epochs", "best_epoch", "stopped_by", "seconds_per_epoch", "largest_layer": {"name",
+         analysed), "test_accuracies" ({test split: accuracy}, every labeled test split), "epochs", "best_epoch", "stopped_by", "seconds_per_epoch", "largest_layer": {"name",
          "parameters", "share"}}}, "paired": ``evaluate.mcnemar`` of the first model against the second on the
          analysed faces (with two chapters)}.
     Raises:
@@ -262,6 +270,8 @@ def comparison(chapters):
             "parameters": chapter.run.config["parameters"], "train_accuracy": metrics["splits"]["train"]["accuracy"],
             "validation_accuracy": metrics["splits"]["val"]["accuracy"], "accuracy": tested["accuracy"],
             "macro_f1": tested["macro_f1"], "gap": metrics["splits"]["train"]["accuracy"] - tested["accuracy"],
+            "test_accuracies": {name: metrics["splits"][name]["accuracy"] for name in evaluate.TEST_SPLITS
+                                if name in metrics["splits"]},
             "epochs": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "stopped_by": metrics["stopped_by"],
             "seconds_per_epoch": metrics["seconds_per_epoch"], "largest_layer": _largest_layer(chapter.run),
         }
@@ -275,21 +285,78 @@ def comparison(chapters):
 
 
 def _largest_layer(run):
-    """{"name", "parameters", "share"} of the layer holding most of a run's model's parameters."""
+    """{"name", "parameters", "share"} of the block (``models.layer_blocks``, as the layer table shows it) holding
+    most of a run's model's parameters."""
+    from fer_utils import models
+
     model = run.load_model()
-    name, count = max(((layer.name, layer.count_params()) for layer in model.layers), key=lambda item: item[1])
-    return {"name": name, "parameters": int(count), "share": count / max(model.count_params(), 1)}
+    block = max(models.layer_blocks(models.layer_table(model)), key=lambda item: item["parameters"])
+    return {"name": block["layer"], "parameters": int(block["parameters"]),
+            "share": block["parameters"] / max(model.count_params(), 1)}
 
 
-def saliency_faces(chapter):
-    """One face per class of the analysed split: the first the run classifies correctly (with its TTA)."""
-    return evaluate.one_per_class(chapter.analysed.y, chapter.predicted)
+#: The classes Q4's grid of saliency maps shows, one face each (four rows keep every label legible on A4).
+SALIENCY_CLASSES = ("angry", "happy", "sad", "surprise")
+
+
+def saliency_faces(chapter, classes=SALIENCY_CLASSES):
+    """One face of each of ``classes`` in the analysed split: the first the run classifies correctly (with its
+    TTA), else the class's first face; classes without faces are left out."""
+    faces = evaluate.one_per_class(chapter.analysed.y, chapter.predicted)
+    wanted = {CLASS_NAMES.index(name) for name in classes}
+    return faces[np.isin(chapter.analysed.y[faces], list(wanted))]
 
 
 def training_rows(chapter):
     """(faces the run trained on, training faces it could have: the Training rows outside validation)."""
     available = int(np.sum(chapter.dataset.usage == "Training")) - len(chapter.parts["val"])
     return len(chapter.parts["train"]), available
+
+
+def split_counts(chapter):
+    """Faces per part and class as the run used them: "train" (trained on), "unused" (Training faces left out by
+    the profile's subsample, when any), "val", then each test split; an "all" row; a "total" column.
+
+    Returns:
+        A pandas DataFrame of ints, one row per part, one column per class and "total".
+    """
+    import pandas as pd
+
+    parts = {"train": chapter.parts["train"].y}
+    unused = int(np.sum((chapter.dataset.usage == "Training") & (chapter.dataset.y >= 0))) \
+        - len(chapter.parts["train"]) - len(chapter.parts["val"])
+    labels = {**parts}
+    if unused > 0:
+        training = chapter.dataset.y[(chapter.dataset.usage == "Training") & (chapter.dataset.y >= 0)]
+        used = np.bincount(chapter.parts["train"].y, minlength=len(CLASS_NAMES)) \
+            + np.bincount(chapter.parts["val"].y, minlength=len(CLASS_NAMES))
+        labels["unused"] = np.bincount(training, minlength=len(CLASS_NAMES)) - used
+    labels["val"] = chapter.parts["val"].y
+    labels.update({name: chapter.parts[name].y for name in evaluate.TEST_SPLITS if name in chapter.parts})
+    rows = {name: (list(values) if name == "unused" else
+                   list(np.bincount(values[values >= 0], minlength=len(CLASS_NAMES))))
+            for name, values in labels.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(CLASS_NAMES), dtype=np.int64)
+    table["total"] = table.sum(axis=1)
+    table.loc["all"] = table.sum()
+    return table
+
+
+def validation_shares(chapter):
+    """How much of each class's labeled Training faces validation holds.
+
+    Returns:
+        {"training": labeled Training faces, "val": validation faces, "overall": their ratio, "per_class": {class:
+         share} (classes with Training faces), "tests": the labeled test splits kept whole, in canonical order}.
+    """
+    dataset = chapter.dataset
+    training = dataset.y[(dataset.usage == "Training") & (dataset.y >= 0)]
+    val = chapter.parts["val"].y
+    per_class = {name: float(np.sum(val == index) / np.sum(training == index))
+                 for index, name in enumerate(CLASS_NAMES) if np.any(training == index)}
+    tests = [split for split in evaluate.TEST_SPLITS if split in chapter.parts and np.any(chapter.parts[split].y >= 0)]
+    return {"training": int(len(training)), "val": int(len(val)), "overall": len(val) / max(len(training), 1),
+            "per_class": per_class, "tests": tests}
 
 
 def profile_configs():
@@ -338,11 +405,15 @@ def headline(chapter):
     """A run's headline for the report's first page and Q1's explanation.
 
     Returns:
-        {"model", "parameters", "splits": the run's metrics per split, "split": the analysed split, "synthetic"}.
+        {"model", "parameters", "splits": the run's metrics per split, "split": the analysed split, "synthetic",
+         "blocks": ``models.conv_blocks`` of the run's model}.
     """
+    from fer_utils import models
+
     return {"model": chapter.run.config.get("model", chapter.config.model),
             "parameters": chapter.run.config["parameters"], "splits": chapter.run.metrics["splits"],
-            "split": chapter.split, "synthetic": chapter.synthetic}
+            "split": chapter.split, "synthetic": chapter.synthetic,
+            "blocks": models.conv_blocks(chapter.run.load_model())}
 
 
 def accuracy_table(splits):

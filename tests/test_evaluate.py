@@ -72,7 +72,8 @@ def test_confused_pairs_pool_both_directions():
     summary = evaluate.confusion_summary(matrix, top=2)
     assert [(pair["first"], pair["second"]) for pair in summary["pairs"]] == [("fear", "surprise"), ("angry", "disgust")]
     assert summary["pairs"][0]["first_as_second"] == 4 and summary["pairs"][0]["second_as_first"] == 2
-    assert summary["worst"] == {"class": "fear", "recall": pytest.approx(10 / 14)}
+    assert summary["worst"] == {"class": "fear", "recall": pytest.approx(10 / 14), "to": "surprise",
+                                "to_share": pytest.approx(4 / 14)}
 
 
 def test_misclassified_puts_confident_mistakes_first():
@@ -121,3 +122,30 @@ def test_mcnemar_counts_the_faces_only_one_gets_right_and_gives_the_exact_p_valu
     assert (result["n"], result["first_only"], result["second_only"]) == (12, 10, 0)
     assert result["p_value"] == pytest.approx(2 * 0.5 ** 10)  # two-sided binomial tail, by hand
     assert evaluate.mcnemar(y, first, first)["p_value"] == 1.0  # no discordant face: no evidence either way
+
+
+def test_confusion_summary_names_the_worst_the_rarest_and_the_absorbing_class():
+    matrix = np.diag([50, 4, 30, 60, 40, 30, 50]).astype(int)
+    matrix[1, 1], matrix[1, 6], matrix[1, 0] = 1, 2, 1  # disgust: 4 faces, 1 right, 2 taken for neutral
+    matrix[4, 4], matrix[4, 6] = 30, 10  # sad -> neutral
+    summary = evaluate.confusion_summary(matrix)
+    assert summary["worst"] == {"class": "disgust", "recall": 0.25, "to": "neutral", "to_share": 0.5}
+    assert summary["rarest"]["class"] == "disgust" and summary["rarest"]["support"] == 4
+    assert summary["absorbing"] == {"class": "neutral", "received": 12, "share": 12 / 13, "errors": 13}
+
+
+def test_gallery_profile_compares_the_mistakes_with_correct_faces():
+    y_true = np.array([0, 0, 2, 2, 3, 3, 3, 3])
+    y_pred = np.array([0, 5, 5, 2, 3, 3, 3, 0])
+    images = np.zeros((8, 48, 48))
+    images[[1, 2, 7]] = 200.0  # the mistakes are bright
+    images[[0, 3, 4, 5, 6]] = np.random.default_rng(0).uniform(0, 100, (5, 48, 48))
+    probabilities = np.full((8, 7), 0.05)
+    probabilities[np.arange(8), y_pred] = [0.9, 0.5, 0.6, 0.9, 0.8, 0.9, 0.95, 0.55]
+    profile = evaluate.gallery_profile(images, y_true, y_pred, probabilities, shown=[2, 1])
+    assert profile["shown"] == 2 and profile["true"] == [("angry", 1), ("fear", 1)]
+    assert profile["predicted"] == [("surprise", 2)]
+    brightness, confidence = profile["measures"]["brightness"], profile["measures"]["confidence"]
+    assert brightness["mistakes"] == 200.0 and brightness["d"] > evaluate.NOTABLE_EFFECT
+    assert confidence["mistakes"] == pytest.approx((0.5 + 0.6 + 0.55) / 3), "confidence over every mistake"
+    assert confidence["d"] < -evaluate.NOTABLE_EFFECT

@@ -170,3 +170,72 @@ def test_class_shares_selectivity_and_description():
     assert "the highest one-class share is filter 0 (*angry*)'s, 100%" in text
     with pytest.raises(ValueError, match="labels"):
         features.class_share_table(features.TopActivating("conv", np.zeros((1, 1), int), np.zeros((1, 1))))
+
+
+def test_ascent_strength_measures_filters_against_real_faces():
+    responses = np.array([[0.0, -5.0], [2.0, -3.0], [4.0, -1.0]])  # faces x filters: means 2 and -3, sd 1.633
+    strength = features.ascent_strength(np.array([2.0 + 2 * 1.633, -2.0]), responses)
+    np.testing.assert_allclose(strength["z"], [2.0, 1 / 1.633], rtol=1e-3)
+    assert strength["stronger"] == 1 and strength["filters"] == 2
+    with pytest.raises(ValueError, match=r"expected \(faces, 3\)"):
+        features.ascent_strength(np.zeros(3), responses)
+
+
+def test_pattern_period_tells_fine_stripes_from_broad_shading():
+    columns = np.arange(48)
+    stripes = np.broadcast_to(np.sin(2 * np.pi * columns / 4), (48, 48))  # a period of 4 px
+    shading = np.broadcast_to(np.sin(2 * np.pi * columns / 48), (48, 48))  # one cycle across
+    np.testing.assert_allclose(features.pattern_period(np.stack([stripes, shading])), [4.0, 48.0], rtol=1e-6)
+
+
+def test_class_resemblance_finds_each_class_image_in_its_own_mean_face():
+    rng = np.random.default_rng(0)
+    marks = rng.normal(0, 40, (7, 48, 48))  # what sets each class apart
+    labels = np.repeat(np.arange(7), 20)
+    faces = 128 + marks[labels] + rng.normal(0, 20, (140, 48, 48))
+    resemblance = features.class_resemblance(128 + marks, faces, labels)
+    assert resemblance["matches"] == list(narrative.CLASS_ZH) and min(resemblance["own"].values()) > 0.9
+    shuffled = features.class_resemblance(128 + marks[::-1], faces, labels)
+    assert shuffled["matches"] == ["happy"], "only the middle class (3) keeps its own image when reversed"
+    missing = features.class_resemblance(128 + marks, faces[labels != 1], labels[labels != 1])
+    assert "disgust" not in missing["own"] and np.isnan(missing["r"][:, 1]).all()
+
+
+def test_ascent_summary_reads_the_ascent_against_the_faces(vgg_small):
+    faces = np.random.default_rng(3).integers(0, 256, (32, 48, 48)).astype(np.float32)
+    images, activations = features.filter_images(vgg_small, "conv2_1", [0, 1, 2, 3], steps=24, learning_rate=0.1,
+                                                 progress=False)
+    summary = features.ascent_summary(vgg_small, "conv2_1", images, activations, faces, filters=[0, 1, 2, 3])
+    assert summary["layer"] == "conv2_1" and summary["filters"] == 4 and summary["stronger"] >= 3
+    assert summary["median_z"] > features.STRONGER_THAN_FACES and 2 <= summary["period"] <= 48
+    assert len(summary["z"]) == 4 and summary["median_z"] == np.median(summary["z"])
+
+
+def test_strongest_keeps_the_filters_that_reached_the_highest_activation():
+    """Q5 shows these 16 filters of a layer instead of all 32 or 64, so that the panel titles stay readable."""
+    activations = np.array([0.5, 3.0, -1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(features.strongest(activations, 3), [1, 3, 4])  # a tie: the lower filter first
+    np.testing.assert_array_equal(features.strongest(activations, 9), [1, 3, 4, 0, 2])  # fewer filters: all
+    with pytest.raises(ValueError, match="count=0"):
+        features.strongest(activations, 0)
+    with pytest.raises(ValueError, match=r"expected \(filters,\)"):
+        features.strongest(activations.reshape(5, 1), 2)
+
+
+def test_most_selective_takes_tied_filters_in_turn_by_class():
+    """Issue 22: with many filters tied at 100 %, the ones shown are not all of the first class by number."""
+    counts = np.zeros((6, 7), int)
+    counts[[0, 1, 2, 4], 3] = 9  # happy at 100 %: filters 0, 1, 2, 4
+    counts[3, 5] = 9  # surprise at 100 %: filter 3
+    counts[5, [0, 6]] = [6, 3]  # angry at 67 %
+    top = features.TopActivating("conv9_9", np.zeros((6, 9), int), np.zeros((6, 9)), counts, counts.argmax(axis=1))
+    np.testing.assert_array_equal(features.most_selective(top, 4), [0, 3, 1, 2])
+    np.testing.assert_array_equal(features.most_selective(top, 6), [0, 3, 1, 2, 4, 5])
+
+
+def test_pattern_period_of_the_shown_filters_is_what_ascent_summary_reports(vgg_small):
+    faces = np.random.default_rng(3).integers(0, 256, (16, 48, 48)).astype(np.float32)
+    images, activations = features.filter_images(vgg_small, "conv1_2", steps=8, progress=False)
+    summary = features.ascent_summary(vgg_small, "conv1_2", images, activations, faces, shown=4)
+    assert summary["shown"] == list(features.strongest(summary["z"], 4))
+    assert summary["period"] == pytest.approx(np.median(features.pattern_period(images[summary["shown"]])))

@@ -1,5 +1,6 @@
 """Tests for fer_utils.models: the original architecture, presets, the matched DNN, FLOPs."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -253,3 +254,14 @@ def test_fused_batch_norm_takes_float16_into_the_fused_kernel(mixed_float16):
         results.append((y, tape.gradient(loss, x), layer.moving_mean, layer(x, training=False)))
     for expected, actual in zip(*results):
         np.testing.assert_allclose(np.asarray(actual, np.float32), np.asarray(expected, np.float32), rtol=2e-2, atol=2e-2)
+
+
+def test_conv_blocks_describe_how_the_convolutions_are_built():
+    assert models.conv_blocks(models.build("vgg_small")) == {"convolutions": 5, "normalised": 5, "rescales": True}
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv1_1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn1_1")(x)
+    x = keras.layers.ReLU(name="relu1_1")(x)
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1_2")(x)  # no batch norm
+    plain = keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(x)))
+    assert models.conv_blocks(plain) == {"convolutions": 2, "normalised": 1, "rescales": False}

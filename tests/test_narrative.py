@@ -1,5 +1,9 @@
 """Tests for fer_utils.narrative: every sentence of the report on fixed, hand-checkable results."""
 
+import dataclasses
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,9 +109,32 @@ def test_the_difference_in_points_is_the_difference_of_the_printed_accuracies():
 def test_confusions_name_pairs_and_the_worst_class():
     matrix = [[10, 0, 0, 0, 0, 0, 0], [0, 10, 0, 0, 0, 0, 0], [0, 0, 8, 0, 0, 2, 0], [0, 0, 0, 10, 0, 0, 0],
               [0, 0, 0, 0, 10, 0, 0], [0, 0, 3, 0, 0, 7, 0], [0, 0, 0, 0, 0, 0, 10]]
-    text = narrative.confusions(evaluate.confusion_summary(matrix, top=1))
-    assert text == ("The classes confused most often are *fear / surprise* (25.0% of their faces: 2 one way, 3 the "
-                    "other). The class recognised worst is *surprise* (recall 70.0%).")
+    summary = evaluate.confusion_summary(matrix, top=1)
+    assert narrative.confusions(summary) == (
+        "Ranked by the share of their faces taken for each other, the classes confused most often are "
+        "*fear / surprise* (25.0% of their faces: 2 one way, 3 the other).")
+    assert narrative.class_errors(summary) == (
+        "The class recognised worst is *surprise* (recall 70.0%); 30.0% of its faces are taken for *fear*. "
+        "The rarest class is *angry*, 10 faces (14.3%), with recall 100.0%. The class that absorbs the most errors "
+        "is *fear*: 3 of the 5 wrong predictions (60.0%) name it.")
+    assert "它也是張數最少的 class" in narrative.class_errors(
+        {**summary, "rarest": {**summary["rarest"], "class": "surprise"}}, "zh"), "the worst class can be the rarest"
+
+
+def test_the_gallery_names_a_difference_only_from_half_a_standard_deviation():
+    profile = {"shown": 24, "true": [("fear", 11), ("sad", 5)], "predicted": [("surprise", 9), ("happy", 4)],
+               "measures": {"brightness": {"mistakes": 98.0, "correct": 121.0, "d": -0.62},
+                            "contrast": {"mistakes": 44.0, "correct": 45.0, "d": -0.05},
+                            "confidence": {"mistakes": 0.55, "correct": 0.81, "d": -1.52}}}
+    text = narrative.gallery(profile)
+    assert "the most common true class is *fear* (11) and the most common answer *surprise* (9)" in text
+    assert "They are darker than correctly classified faces (mean 98 against 121, Cohen's d = -0.62)" in text
+    assert "Their contrast (d = -0.05) differs from correctly classified faces' by less than 0.5 standard" in text
+    assert "55.0% on average over all mistakes against 81.4%" not in text and "against 81.0%" in text
+    zh = narrative.gallery(profile, "zh")
+    assert "真實 class 最多的是恐懼（fear），有 11 張" in zh and "亮度比答對的臉低" in zh and "這一項上" in zh
+    level = {**profile, "measures": {**profile["measures"], "confidence": {"mistakes": 0.8, "correct": 0.81, "d": -0.1}}}
+    assert "about as confident on its mistakes" in narrative.gallery(level)
 
 
 def test_region_share_sentence():
@@ -115,7 +142,12 @@ def test_region_share_sentence():
                "mouth_heavy_classes": ["happy", "surprise"]}
     text = narrative.region_share(summary)
     assert text.startswith("On average 30% of the saliency falls on the brows and eyes, which cover 20% of the image")
-    assert "1.7x what their area alone would get" in text and "*happy*, *surprise*." in text
+    assert "(1.5 times their area's share), and 22% on the mouth, which covers 10% (2.2 times)" in text
+    assert "Per pixel, the mouth weighs more than brows and eyes for *happy* and *surprise*." in text
+    zh = narrative.region_share({**summary, "mouth_heavy_classes": []}, "zh")
+    assert "以每個像素來看，每個 class 都是眉毛和眼睛至少和嘴巴一樣受重視。" in zh and "：沒有" not in zh
+    printed = {**summary, "upper_share": 0.296, "upper_area": 0.204}  # 30% of the saliency on 20% of the image
+    assert "(1.5 times" in narrative.region_share(printed), "the ratio of the percentages as printed"
 
 
 def test_checks_state_the_threshold_the_values_and_ties():
@@ -134,6 +166,11 @@ def test_checks_state_the_threshold_the_values_and_ties():
     zh = narrative.checks(table, "zh")
     assert "門檻 0.5" in zh and "並列 0.173" in zh and "Integrated Gradients 0.50 沒有掉到門檻以下，沒通過" in zh
     assert "integrated_gradients" not in text + zh, "methods by their names, not the code's"
+    assert "ask different things" not in text, "no lowest method fails randomisation here"
+    assert "Grad-CAM 比它低" in zh, "a Latin name is spaced from the Chinese after it"
+    lowest_fails = table.assign(deletion_auc=[0.2, 0.1, 0.3])
+    assert "Integrated Gradients has the lowest deletion AUC yet fails the randomisation check" in \
+        narrative.checks(lowest_fails)
 
 
 def test_filter_classes_sentence():
@@ -146,7 +183,7 @@ def test_filter_classes_sentence():
     assert "No filter is dominated by *disgust*." in text
     tied = {**summary, "top_share": 1.0, "at_top_share": [{"filter": index, "class": "happy"} for index in range(10)]}
     assert "10 filters tie at the highest one-class share, 100%: filters 0 (*happy*)" in narrative.filter_classes(tied)
-    assert "有 10 個 filter 並列最高，前幾名 100% 屬於同一類，例如第 0 號（happy）、第 1 號（happy）" in \
+    assert "有 10 個 filter 並列最高，前幾名 100% 屬於同一類：第 0 號（開心）、第 1 號（開心）" in \
         narrative.filter_classes(tied, "zh"), "issue 22: not 'the most selective', and no nested brackets"
 
 
@@ -187,8 +224,13 @@ def test_every_sentence_speaks_traditional_chinese_from_the_same_numbers():
     matrix = [[10, 0, 0, 0, 0, 0, 0], [0, 10, 0, 0, 0, 0, 0], [0, 0, 8, 0, 0, 2, 0], [0, 0, 0, 10, 0, 0, 0],
               [0, 0, 0, 0, 10, 0, 0], [0, 0, 3, 0, 0, 7, 0], [0, 0, 0, 0, 0, 0, 10]]
     assert narrative.confusions(evaluate.confusion_summary(matrix, top=1), lang="zh") == (
-        "最常被搞混的是恐懼（fear）和驚訝（surprise）（佔這兩類臉的 25.0%：2 張前者被認成後者，3 張反過來）。"
-        "辨識得最差的 class 是驚訝（surprise），recall 只有 70.0%。")
+        "依互相認錯的比例排，最常被搞混的是恐懼（fear）和驚訝（surprise），兩類的臉有 25.0% 被認成對方"
+        "（前者認成後者 2 張，後者認成前者 3 張）。"), "issue 22: no doubled brackets"
+    never = evaluate.confusion_summary(matrix, top=3)
+    assert "0.0%" not in narrative.confusions(never, "zh") + narrative.confusions(never), "a pair never confused"
+    assert narrative.confusions(evaluate.confusion_summary(np.diag([5] * 7))) == "No two classes are confused."
+    assert narrative.class_errors(evaluate.confusion_summary(matrix, top=1), lang="zh").startswith(
+        "辨識得最差的 class 是驚訝（surprise），recall 只有 70.0%，它的臉有 30.0% 被認成恐懼（fear）。")
     assert narrative.parameter_match(1010, 1000, lang="zh") == "DNN 有 1,010 個參數，CNN 有 1,000 個（相差 +1.00%）。"
     assert narrative.analysed_accuracy("PrivateTest", 3589, 0.8, lang="zh") == "PrivateTest 測試集的臉共 3,589 張，準確率 80.0%。"
     assert "資料增強：左右翻轉、最多 14.4° 的旋轉" in narrative.training_recipe(config.resolve("cpu"), lang="zh")
@@ -212,7 +254,8 @@ def test_both_glues_chinese_then_english():
 
 
 def _headline(splits, synthetic=True):
-    return {"model": "vgg_small", "parameters": 70551, "splits": splits, "split": "PrivateTest", "synthetic": synthetic}
+    return {"model": "vgg_small", "parameters": 70551, "splits": splits, "split": "PrivateTest", "synthetic": synthetic,
+            "blocks": {"convolutions": 5, "normalised": 5, "rescales": True}}
 
 
 def test_answers_explain_in_both_languages_and_say_what_synthetic_faces_mean():
@@ -221,6 +264,10 @@ def test_answers_explain_in_both_languages_and_say_what_synthetic_faces_mean():
     assert "70,551 個參數" in zh and "兩者平均為 77.5%" in zh and "合成資料" in zh
     assert "70,551 parameters" in en and "is 77.5%" in en and "generated" in en
     assert "generated" not in narrative.cnn_answer(_headline(splits, synthetic=False), "en")
+    assert "70,551 parameters: 5 convolutions, each followed by batch normalisation and ReLU" in en
+    edited = {**_headline(splits), "blocks": {"convolutions": 4, "normalised": 2, "rescales": True}}
+    assert "4 convolutions, 2 of them followed by" in narrative.cnn_answer(edited), "issue 22: the model as built"
+    assert "我實作的 CNN" in zh and "我們" not in zh
     result = _comparison(cnn_only=300, dnn_only=20, p_value=1e-40)
     assert "the CNN is the more accurate" in narrative.dnn_answer(result, False, "en")
     assert "CNN 確實比較準" in narrative.dnn_answer(result, False, "zh")
@@ -271,9 +318,11 @@ def test_glance_rows_quote_this_run_beside_the_2017_report():
     table = {label: (ours, original) for label, ours, original in rows}
     assert table["CNN 平均 average (Public + Private) / 2"] == ("77.5%", "60.9%")
     assert table["CNN 參數量 parameters"] == ("70,551", "21,100,035")
-    assert table["DNN 準確率 accuracy · 驗證集 validation (no labeled test split)"] == ("40.0%", "35.4% (test average)")
-    assert table["最常混淆 most-confused pair"][0] == "fear / surprise (10.7%)"
-    assert table["Saliency 集中在 concentrates on"][0].startswith("brows + eyes 30% (area 20%)")
+    assert table["DNN 準確率 accuracy · 驗證集 validation (no labeled test split)"] == ("40.0%", "—"), \
+        "issue 22: the 2017 test average is not a validation figure"
+    assert table["DNN 測試平均 test average (Public + Private) / 2"] == ("—", "35.4%")
+    assert table["最常混淆（依比例）most-confused pair (by rate)"][0] == "fear / surprise (10.7% of their faces)"
+    assert table["Saliency 落在 share on"][0].startswith("brows + eyes 30% (area 20%)")
 
 
 def test_stamp_rows_name_code_versions_machine_and_data():
@@ -282,8 +331,160 @@ def test_stamp_rows_name_code_versions_machine_and_data():
     rows = dict(narrative.stamp_rows(environment, {"kind": "file", "path": "/x/train.csv", "sha256": "ab" * 32},
                                      "quick", 0, 125.0))
     assert rows["程式 Code"] == "not a git checkout" and rows["機器 Machine"] == "Xeon, 2 cores; GPU: none"
-    assert rows["資料 Data"] == "train.csv, SHA-256 " + "ab" * 32 and rows["執行時間 Wall time"] == "2.1 min (125 s)"
+    assert rows["資料 Data"] == "train.csv, SHA-256 " + "ab" * 32
+    assert rows["執行時間 Wall time"] == "2.1 min (125 s) for the notebooks"
+    timed = dict(narrative.stamp_rows(environment, {}, "quick", 0, 125.0,
+                                      [("vgg_small", 95.0, True), ("dnn", 20.0, False)]))
+    assert timed["執行時間 Wall time"] == ("2.1 min (125 s) for the notebooks, training included (dnn 20 s); "
+                                         "training reused from earlier runs, not included (vgg_small 95 s)")
     assert "Keras 3.15.1" in rows["版本 Versions"]
     synthetic = dict(narrative.stamp_rows(environment, {"kind": "synthetic", "generator": "fer_utils.synth", "seed": 0,
                                                         "rows": 70}, "cpu", 3, None))
     assert synthetic["資料 Data"] == "synthetic, generator fer_utils.synth seed 0, 70 faces"
+
+
+def test_the_split_says_whether_stratification_held_and_what_the_test_data_are():
+    shares = {"training": 28709, "val": 2700, "overall": 0.094, "tests": ["PublicTest", "PrivateTest"],
+              "per_class": {"angry": 0.095, "disgust": 0.071, "happy": 0.098}}
+    text = narrative.data_split(shares)
+    assert text.startswith("Validation holds 2,700 of the 28,709 Training faces (9.4%), a seeded share stratified")
+    assert "moved back to train, so the classes differ, from 7.1% of *disgust* to 9.8% of *happy*" in text
+    assert text.endswith("PublicTest and PrivateTest are kept whole as the test data.")
+    alone = narrative.data_split({**shares, "tests": [], "per_class": {"angry": 0.094, "happy": 0.095}})
+    assert "every class between 9.4% and 9.5%" in alone and "kept whole" not in alone, "issue 22: train.csv has none"
+    assert "no labeled test split" in alone and "以驗證集代替" in narrative.data_split({**shares, "tests": []}, "zh")
+
+
+def _pictures():
+    early = {"layer": "conv1_2", "filters": 32, "stronger": 32, "median_z": 2.84, "period": 18.9,
+             "shown": list(range(16))}
+    deep = {"layer": "conv3_2", "filters": 64, "stronger": 60, "median_z": 13.4, "period": 7.1,
+            "shown": list(range(16))}
+    classes = {"own": {"angry": 0.15, "disgust": 0.1, "sad": -0.03}, "matches": ["angry", "disgust"]}
+    return {"early": early, "deep": deep, "classes": classes}
+
+
+def test_q5_describes_the_filter_images_from_measurements_of_them():
+    pictures = _pictures()
+    text = narrative.filter_pictures(pictures["early"], pictures["deep"])
+    assert "early layer `conv1_2` and the deep layer `conv3_2`" in text, "issue 22: which layer each figure shows"
+    assert "All 32 early filters and 60 of the 64 deep ones respond to their ascent image at least 2 standard" in text
+    same = narrative.filter_pictures(pictures["early"], {**pictures["deep"], "period": 19.5})
+    assert "both layers show broad light and dark areas" in same and "they do not differ" in same
+    assert "the early filters respond to broad light and dark areas, the deep ones to fine textures" in text
+    medium = narrative.filter_pictures({**pictures["early"], "period": 12.0}, pictures["deep"])
+    assert "respond to medium-sized patterns" in medium
+    classes = narrative.class_pictures(pictures["classes"])
+    assert "Of the 3 class images of part 2, 2 correlate more with their own class's difference" in classes
+    assert "ranges from -0.03 to 0.15. All are below 0.3, weak: the class images do not recognisably" in classes
+    strong = narrative.class_pictures({"own": {"happy": 0.5}, "matches": ["happy"]})
+    assert "weak" not in strong
+
+
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _numbers(text):
+    return sorted(float(match.replace(",", "")) for match in NUMBER.findall(text))
+
+
+def _explanations():
+    """Every narrative function with a ``lang`` argument, on hand-made results: {name: (function, args, kwargs)}."""
+    matrix = [[10, 0, 0, 0, 0, 0, 0], [0, 10, 0, 0, 0, 0, 0], [0, 0, 8, 0, 0, 2, 0], [0, 0, 0, 10, 0, 0, 0],
+              [0, 0, 0, 0, 10, 0, 0], [0, 0, 3, 0, 0, 7, 0], [0, 0, 0, 0, 0, 0, 10]]
+    confusion = evaluate.confusion_summary(matrix)
+    table = pd.DataFrame({"spearman_after_randomisation": [0.12, 0.501, 0.3], "passes_randomisation": [True, False, True],
+                          "faithful": [True, False, True], "deletion_auc": [0.1731, 0.1, 0.1729],
+                          "random_order_auc": [0.4, 0.4, 0.4], "completeness_gap": [float("nan"), 0.031, float("nan")]},
+                         index=["vanilla", "integrated_gradients", "grad_cam"])
+    regions = {"upper_share": 0.3, "mouth_share": 0.22, "upper_area": 0.2, "mouth_area": 0.1, "ratio": 1.7333,
+               "mouth_heavy_classes": ["happy"]}
+    metrics = {"splits": {"val": {"accuracy": 0.5}}, "epochs_run": 10, "best_epoch": 10, "stopped_by": "time_budget",
+               "train_seconds": 90.0, "device": "CPU", "seconds_per_epoch": 9.0, "train_images_per_second": 800.0,
+               "weight_average": {"epochs": [7, 8, 9, 10], "used": True, "val_accuracy": 0.61,
+                                  "best_epoch_val_accuracy": 0.58}}
+    filters = {"layer": "conv3_2", "filters": 64, "k": 9, "dominant_counts": {"happy": 40, "surprise": 24},
+               "selective": 12, "most_selective": {"filter": 5, "class": "happy", "share": 1.0},
+               "never_dominant": ["disgust"], "top_share": 1.0,
+               "at_top_share": [{"filter": index, "class": "happy"} for index in range(7)]}
+    audit = {"rows": 200, "exact_copies": 4, "exact_sets": 3, "cross_split_sets": 2, "label_conflict_sets": 1,
+             "near_pairs": 2, "near_cross_split": 1, "blank": 3, "rarest": {"class": "disgust", "count": 5,
+                                                                          "share": 0.025}}
+    gallery = {"shown": 24, "true": [("fear", 11)], "predicted": [("surprise", 9)],
+               "measures": {"brightness": {"mistakes": 98.0, "correct": 121.0, "d": -0.62},
+                            "contrast": {"mistakes": 44.0, "correct": 45.0, "d": -0.05},
+                            "confidence": {"mistakes": 0.55, "correct": 0.81, "d": -1.52}}}
+    shares = {"training": 28709, "val": 2700, "overall": 0.094, "tests": ["PublicTest", "PrivateTest"],
+              "per_class": {"angry": 0.095, "disgust": 0.071, "happy": 0.098}}
+    splits = {"PublicTest": _metrics(0.75), "PrivateTest": _metrics(0.8, recall={"angry": 0.9, "fear": 0.2})}
+    pictures = _pictures()
+    return {
+        "class_name": (narrative.class_name, ("fear",), {}),
+        "origin": (narrative.origin, ({"kind": "synthetic", "seed": 3, "rows": 35887},), {}),
+        "split_title": (narrative.split_title, ("PrivateTest",), {}),
+        "split_name": (narrative.split_name, ("val",), {}),
+        "profiles": (narrative.profiles, ([config.resolve(name) for name in config.PROFILE_NAMES],), {}),
+        "data_split": (narrative.data_split, (shares,), {}),
+        "training_recipe": (narrative.training_recipe, (config.resolve("cpu"),), {"rows": (8000, 25838)}),
+        "training_recipe_quick": (narrative.training_recipe, (config.resolve("quick"),), {"rows": (8000, 25838)}),
+        "architecture": (narrative.architecture, ("vgg_small", 70551, 2.5e6), {}),
+        "recipe_changes": (narrative.recipe_changes, (config.resolve("cpu"), dataclasses.replace(
+            config.resolve("cpu"), model="dnn", match="vgg_fast", time_budget=5.0, epochs=30)), {}),
+        "training": (narrative.training, (metrics,), {}),
+        "weight_average": (narrative.weight_average, (metrics["weight_average"],), {}),
+        "test_accuracy": (narrative.test_accuracy, (splits, "PrivateTest"), {}),
+        "test_accuracy_val": (narrative.test_accuracy, ({"val": _metrics(0.5)}, "val"), {}),
+        "parameter_match": (narrative.parameter_match, (1010, 1000), {}),
+        "comparison": (narrative.comparison, (_comparison(300, 20, 1e-40),), {}),
+        "analysed_accuracy": (narrative.analysed_accuracy, ("val", 2871, 0.8), {}),
+        "confusions": (narrative.confusions, (confusion,), {}),
+        "class_errors": (narrative.class_errors, (confusion,), {}),
+        "gallery": (narrative.gallery, (gallery,), {}),
+        "region_share": (narrative.region_share, (regions,), {}),
+        "regions_origin": (narrative.regions_origin, (False,), {}),
+        "checks": (narrative.checks, (table,), {}),
+        "layers": (narrative.layers, (["conv1_1", "conv3_2"], "conv1_1", "conv3_2"), {}),
+        "filter_pictures": (narrative.filter_pictures, (pictures["early"], pictures["deep"]), {}),
+        "class_pictures": (narrative.class_pictures, (pictures["classes"],), {}),
+        "filter_classes": (narrative.filter_classes, (filters,), {}),
+        "audit": (narrative.audit, (audit,), {}),
+        "cnn_answer": (narrative.cnn_answer, (_headline(splits),), {}),
+        "paired_test": (lambda *args, lang: narrative.paired_test(*args, lang=lang)[1],
+                        ({"n": 1000, "first_only": 31, "second_only": 25, "p_value": 0.5},), {}),
+        "dnn_answer": (narrative.dnn_answer, (_comparison(300, 20, 1e-40, improving=True), True), {}),
+        "dnn_answer_tie": (narrative.dnn_answer, (_comparison(31, 25, 0.5, dnn_accuracy=0.79), False), {}),
+        "confusion_answer": (narrative.confusion_answer, (confusion, True), {"profile": gallery}),
+        "saliency_answer": (narrative.saliency_answer, (regions, table, True), {}),
+        "filter_answer": (narrative.filter_answer, (filters, True), {"pictures": pictures}),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_explanations()))
+def test_both_languages_carry_the_same_numbers(name):
+    """Issue 22: one record of facts, two renderings: every number of the English text is in the Chinese, and back."""
+    function, args, kwargs = _explanations()[name]
+    zh, en = function(*args, lang="zh", **kwargs), function(*args, lang="en", **kwargs)
+    assert _numbers(zh) == _numbers(en), f"{name}:\n{zh}\n{en}"
+
+
+def test_every_function_that_speaks_is_checked_in_both_languages():
+    import inspect
+
+    speaking = {name for name, function in inspect.getmembers(narrative, inspect.isfunction)
+                if function.__module__ == narrative.__name__ and not name.startswith("_")
+                and "lang" in inspect.signature(function).parameters}
+    covered = {function.__name__ for function, _, _ in _explanations().values()} | {"paired_test"}
+    assert speaking <= covered, f"add these to _explanations: {sorted(speaking - covered)}"
+
+
+def test_the_regions_sentence_follows_the_data():
+    assert "generator" in narrative.regions_origin(True) and "generator" not in narrative.regions_origin(False)
+    assert "FER2013" in narrative.regions_origin(False, "zh") and "產生器" in narrative.regions_origin(True, "zh")
+
+
+def test_q2_says_only_how_the_dnns_recipe_differs_from_the_cnns():
+    cnn = config.resolve("cpu")
+    dnn = dataclasses.replace(cnn, model="dnn", match="vgg_fast", time_budget=5.0)
+    assert narrative.recipe_changes(cnn, dnn) == "The recipe is the CNN's of Q1, with a time budget of 5 min instead of 60 min."
+    assert narrative.recipe_changes(cnn, dnn, "zh") == "訓練方法和 Q1 的 CNN 相同，只有時間預算從 60 分鐘改成 5 分鐘。"
+    assert narrative.recipe_changes(cnn, dataclasses.replace(cnn, model="dnn")) == "The recipe is the CNN's of Q1, unchanged."

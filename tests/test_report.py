@@ -8,7 +8,7 @@ import subprocess
 import nbformat
 import pytest
 
-from fer_utils import report
+from fer_utils import layout, report
 
 
 def _chapter(path, number, outputs=(), parameters=None):
@@ -137,11 +137,12 @@ def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     if shutil.which("pdftotext"):  # poppler, when installed: the CJK text is real glyphs, not boxes
         poppler = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
         assert report.QUESTIONS[2].zh[:10] in poppler.replace("\n", "")
-    _assert_handed_in_report(reader, html_path)
+    _assert_handed_in_report(reader, html_path, pdf_path)
 
 
-def _assert_handed_in_report(reader, html_path, synthetic=True):
-    """Issue 13's report: metadata, outline, bilingual explanations, numbered captions, <= 12 pages, nothing cut."""
+def _assert_handed_in_report(reader, html_path, pdf_path, synthetic=True):
+    """Issue 13's report: metadata, outline, bilingual explanations, numbered captions, <= 12 pages, nothing cut;
+    and its layout check finds nothing: figure text >= 7 pt on paper, captions beside their figures and tables."""
     import unicodedata
 
     text = "\n".join(page.extract_text() or "" for page in reader.pages)
@@ -157,7 +158,8 @@ def _assert_handed_in_report(reader, html_path, synthetic=True):
     assert "結果一覽/Resultsataglance" in flat and "Python3." in flat and "Keras" in flat
     assert ("generatorfer_utils.synthseed" if synthetic else "SHA-256") in flat
     assert "參考文獻/References" in flat and "arXiv:1312.6034" in flat
-    assert report.layout_problems(html_path) == [], "something is wider than the printed page"
+    problems = layout.layout_problems(html_path, pdf_path)
+    assert problems == [], "\n".join(map(layout.describe, problems))
 
 
 def _tagged_chapter(path, number, splits=None):
@@ -224,7 +226,7 @@ def _wide_table_chapter(path, table_html):
 def test_layout_check_finds_the_accuracy_table_that_ran_off_the_page(tmp_path):
     """Before issue 13, Q1 printed one table of n, accuracy, macro-F1 and seven recalls: its right-hand columns
     were cut off in print. The layout check in the real browser must find it; the two tables that replace it fit."""
-    from fer_utils import evaluate, workbook
+    from fer_utils import evaluate, tables, workbook
 
     names = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     metrics = {"n": 3589, "accuracy": 0.7055, "macro_f1": 0.612,
@@ -233,13 +235,14 @@ def test_layout_check_finds_the_accuracy_table_that_ran_off_the_page(tmp_path):
     old = evaluate.summary_table(splits).round(3).to_html()
     html_path = tmp_path / "old.html"
     html_path.write_text(report.to_html([_wide_table_chapter(tmp_path / "01-q.ipynb", old)]), encoding="utf-8")
-    problems = report.layout_problems(html_path)
-    assert any(problem["element"].startswith("table") and "recall_angry" in problem["text"]
-               for problem in problems), problems
-    new = workbook.accuracy_table(splits).round(3).to_html() + workbook.recall_table(splits).round(3).to_html()
+    problems = layout.layout_problems(html_path)
+    assert any(problem["kind"] == "overflow" and problem["element"].startswith("table")
+               and "recall_angry" in problem["text"] for problem in problems), problems
+    new = (tables.accuracy(workbook.accuracy_table(splits)).to_html()
+           + tables.recall(workbook.recall_table(splits)).to_html())
     html_path = tmp_path / "new.html"
     html_path.write_text(report.to_html([_wide_table_chapter(tmp_path / "01-q.ipynb", new)]), encoding="utf-8")
-    assert report.layout_problems(html_path) == []
+    assert layout.layout_problems(html_path) == []
 
 
 def _course_train_csv(path, n=900, seed=5):
@@ -271,7 +274,7 @@ def test_real_data_report_on_the_course_train_csv(tmp_path):
     assert "SYNTHETIC DATA" not in text and reader.metadata.author == "Lin"
     assert "validation stands in" in text.replace("\n", " ") and "驗證集" in text
     assert "train.csv, SHA-256" in text.replace("\n", " ")
-    _assert_handed_in_report(reader, html_path, synthetic=False)
+    _assert_handed_in_report(reader, html_path, pdf_path, synthetic=False)
 
 
 # --- a workbook is executed, checked and rendered as one unit (issue 20) ---

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_utils import models, narrative, saliency
+from fer_utils import models, narrative, saliency, tables
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +127,8 @@ def test_randomization_check_passes_gradients_and_flags_a_model_blind_method(tin
     table = saliency.randomization_check(tiny_cnn, faces, "vanilla")
     assert list(table["layer"]) == ["logits", "conv1_1"]
     assert table["spearman"].iloc[-1] < 0.5 and table["passes"].all()
+    given = saliency.randomization_check(tiny_cnn, faces, "vanilla", original=saliency.vanilla(tiny_cnn, faces))
+    np.testing.assert_allclose(given["spearman"], table["spearman"], rtol=1e-6)  # maps the caller has are reused
     blind = saliency.randomization_check(tiny_cnn, faces, lambda model, images, target=None: images[..., 0])
     np.testing.assert_allclose(blind["spearman"], 1.0)
     assert not blind["passes"].any()
@@ -253,7 +255,17 @@ def test_region_summary_counts_overlapping_regions_once():
     assert summary["upper_share"] == pytest.approx(1.0) and summary["upper_area"] == pytest.approx(3 / 48)
     text = narrative.region_share(summary)
     assert text.startswith("On average 100% of the saliency falls on the brows and eyes, which cover 6% of the image")
-    assert "0% on the mouth" in text and "none" in text
+    assert "0% on the mouth" in text and "for every class" in text
+
+
+def test_a_class_weighs_the_mouth_more_per_pixel_not_in_total():
+    """Issue 22: per area, a small mouth with as much saliency as the larger brows + eyes weighs more."""
+    regions = {"brows": (0, 2, 0, 48), "eyes": (1, 3, 0, 48), "mouth": (40, 42, 0, 48)}  # 3 rows against 2
+    maps = np.zeros((7, 48, 48))
+    maps[:, 0:3], maps[:, 40:42] = 1.0, 1.5  # the same total on each: 3 rows x 1.0 and 2 rows x 1.5
+    maps[3, 40:42] = 0.5  # happy: less on the mouth per pixel
+    summary = saliency.region_summary(maps, regions)
+    assert summary["mouth_heavy_classes"] == ["angry", "disgust", "fear", "sad", "surprise", "neutral"]
 
 
 def test_sanity_checks_table_and_curves(tiny_cnn, faces):
@@ -269,3 +281,16 @@ def test_sanity_checks_table_and_curves(tiny_cnn, faces):
     assert checks.table["completeness_gap"].notna().sum() == 1
     text = narrative.checks(checks.table)
     assert "Integrated Gradients adds up" in text and "random order gives" in text
+
+
+def test_region_density_is_the_share_over_the_area_and_the_table_prints_it():
+    regions = {"brows": (0, 2, 0, 48), "eyes": (1, 3, 0, 48), "mouth": (40, 42, 0, 48)}
+    maps = np.zeros((7, 48, 48))
+    maps[:, 0:3], maps[:, 40:42] = 1.0, 1.5  # half the saliency on each: 3 rows against 2
+    density = saliency.region_density(maps, regions)
+    np.testing.assert_allclose(density["brows + eyes"], 0.5 / (3 / 48))
+    np.testing.assert_allclose(density["mouth"], 0.5 / (2 / 48))
+    shares = saliency.region_share(maps, regions)
+    table = tables.region_shares(shares, density)
+    assert list(table.columns[-2:]) == ["brows + eyes per pixel", "mouth per pixel"]
+    assert table["mouth per pixel"].iloc[0] == "12.00×" and table["brows + eyes per pixel"].iloc[0] == "8.00×"

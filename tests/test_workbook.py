@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_utils import config, models, synth, tables, workbook
+from fer_utils import CLASS_NAMES, config, models, synth, tables, workbook
 
 TINY_QUICK = {**config.PROFILES["quick"], "max_train_rows": 0, "epochs": 1, "batch_size": 32, "time_budget": 0.0}
 
@@ -26,12 +26,22 @@ def test_chapters_share_the_run_and_the_analysed_split(tiny_workbook):
     assert again.run.directory == cnn.run.directory and cnn.split == "PrivateTest" and cnn.synthetic
     assert again.config == cnn.config
     assert len(cnn.analysed) == len(cnn.dataset.split("PrivateTest"))
+    counts = workbook.split_counts(cnn)
+    assert list(counts.index[:2]) == ["train", "val"] or list(counts.index[:3]) == ["train", "unused", "val"]
+    assert counts.loc["all", "total"] == len(cnn.dataset) and counts.loc["val", "total"] == len(cnn.parts["val"])
+    assert (counts.drop(index="all").sum() == counts.loc["all"]).all()
+    assert tables.counts(counts).loc["validation", "total"] == f"{len(cnn.parts['val']):,}"
+    shares = workbook.validation_shares(cnn)
+    assert shares["tests"] == ["PublicTest", "PrivateTest"] and shares["val"] == len(cnn.parts["val"])
+    assert shares["overall"] == pytest.approx(shares["val"] / shares["training"])
     # the chapter's predictions use the run's test-time augmentation, as its stored metrics do
     accuracy = float(np.mean(cnn.predicted == cnn.analysed.y))
     assert accuracy == pytest.approx(cnn.run.metrics["splits"]["PrivateTest"]["accuracy"])
     assert workbook.accuracy_on_analysed(cnn) == (len(cnn.analysed), pytest.approx(accuracy))
-    faces = workbook.saliency_faces(cnn)
+    faces = workbook.saliency_faces(cnn, classes=CLASS_NAMES)
     assert sorted(cnn.analysed.y[faces]) == sorted(set(cnn.analysed.y))  # one face per class present
+    four = workbook.saliency_faces(cnn)
+    assert {CLASS_NAMES[label] for label in cnn.analysed.y[four]} <= set(workbook.SALIENCY_CLASSES) and len(four)
 
     dnn = workbook.train_dnn(models.dnn_matching(cnn.run.load_model()), again, progress=False)
     assert dnn.run.config["match"] == "vgg_small" and dnn.run.directory != cnn.run.directory
@@ -104,6 +114,9 @@ def test_validation_stands_in_when_the_data_has_no_labeled_test_split(tmp_path, 
     chapter = _q1(str(course))
     assert chapter.split == "val" and not chapter.synthetic
     assert chapter.run.data_origin["kind"] == "file" and len(chapter.run.data_origin["sha256"]) == 64
+    shares = workbook.validation_shares(chapter)
+    assert shares["tests"] == [] and shares["val"] == len(chapter.parts["val"]) and shares["training"] > shares["val"]
+    assert all(0 <= share < 0.3 for share in shares["per_class"].values()), shares
 
 
 def test_glue_records_json_safe_values_for_the_report(monkeypatch):
@@ -164,5 +177,6 @@ def test_record_names_what_render_compares(tiny_workbook):
     record = workbook.record(cnn)
     assert record["data_hash"] == cnn.dataset.content_hash and record["data"] == "fer2013.csv"
     assert (record["cnn"], record["model"], record["run"]) == ("vgg_small", "vgg_small", cnn.run.directory.name)
+    assert record["train_seconds"] == cnn.run.metrics["train_seconds"] and record["finished"][:2] == "20"
     dnn = workbook.record(workbook.train_dnn(models.dnn_matching(70551), cnn, progress=False))
     assert (dnn["cnn"], dnn["model"]) == ("vgg_small", "dnn") and dnn["run"] != record["run"]
