@@ -1,14 +1,10 @@
-"""fer_utils: the tested helpers behind the FER2013 course-report workbook."""
+"""fer_utils: the tested helpers behind the FER2013 course-report workbook.
 
-from fer_utils import quiet
+Importing it changes nothing in the process: the processes the project starts (``fer-workbook`` and the kernels
+it runs the notebooks in) silence TensorFlow's start-up lines themselves (``fer_utils.quiet.activate``).
+"""
 
 __version__ = "0.1.0"
-
-# TensorFlow's and Jupyter's start-up lines flood terminals, notebooks and logs: silenced before TensorFlow is
-# imported (by any module, keras included), errors kept (fer_utils.quiet says what and how).
-quiet.configure_environment()
-quiet.install()
-quiet.quiet_known_warnings()
 
 # FER2013 label order: index = label in every file form.
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

@@ -147,12 +147,19 @@ def cmd_render(args):
         html_path, pdf_path = report.render(args.executed, args.out, name=args.name, student_id=args.student_id,
                                             department=args.department, pdf=not args.no_pdf,
                                             collaborators=args.collaborators, check=args.check)
-    except report.LayoutError as error:  # the report is written: its problems one per line, then exit 1
+    except errors.LayoutError as error:  # the report is written: its problems one per line, then exit 1
         print("\n".join(map(layout.describe, error.problems)))
         raise
     print(html_path)
     if pdf_path:
         print(pdf_path)
+
+
+def _image_options(parser):
+    """``--resize`` and ``--skip-unreadable``, the options of every command that loads image folders."""
+    parser.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="skip files of an image folder that are not readable images, with a warning listing them")
 
 
 def build_parser():
@@ -181,9 +188,7 @@ def build_parser():
                                description="Load a FER2013 file or folder (fer2013.csv, ML2017 train/test.csv, "
                                            "image folders; .gz allowed), validate it and print a table.")
     data.add_argument("path", help="fer2013.csv, train.csv, test.csv (optionally .gz) or an image folder")
-    data.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
-    data.add_argument("--skip-unreadable", action="store_true",
-                     help="skip files of an image folder that are not readable images, with a warning listing them")
+    _image_options(data)
     data.set_defaults(handler=cmd_data)
 
     train = commands.add_parser("train", help="train a model (or reuse the finished run); prints the run directory last",
@@ -213,9 +218,7 @@ def build_parser():
     predict.add_argument("--out", required=True, help="output csv (id,label)")
     predict.add_argument("--tta", choices=config_module.TTA_MODES,
                          help="test-time augmentation (default: the run's, e.g. ten_crop for the cpu profile)")
-    predict.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
-    predict.add_argument("--skip-unreadable", action="store_true",
-                        help="skip files of an image folder that are not readable images, with a warning listing them")
+    _image_options(predict)
     predict.set_defaults(handler=cmd_predict)
 
     audit = commands.add_parser("audit", help="find duplicates, blank images and class imbalance in a data set",
@@ -228,9 +231,7 @@ def build_parser():
     audit.add_argument("--blank-std", type=float, default=_default(audit_module.audit, "blank_std"),
                        help="pixel standard deviation (grey levels) below which an image counts as blank (default 3)")
     audit.add_argument("--out", help="also write the rows involved (kind, group, row, usage, label) to this csv")
-    audit.add_argument("--resize", action="store_true", help="resize images that are not 48x48 instead of refusing")
-    audit.add_argument("--skip-unreadable", action="store_true",
-                      help="skip files of an image folder that are not readable images, with a warning listing them")
+    _image_options(audit)
     audit.set_defaults(handler=cmd_audit)
 
     run = commands.add_parser("run", help="execute the five question notebooks in order with papermill",
@@ -284,10 +285,11 @@ def main(argv=None):
     with 2; a failed notebook or an OS error (disk full, permission) one line and 1; Ctrl-C one line and 130.
     Anything else is a bug and keeps its traceback (so does everything with ``FER_DEBUG=1``).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fer_utils import quiet
+
+    quiet.activate()  # before anything imports TensorFlow
     parser = build_parser()
     args = parser.parse_args(argv)
-    from fer_utils.report import WorkbookError
 
     def fail(code, message):
         if os.environ.get("FER_DEBUG"):
@@ -298,11 +300,11 @@ def main(argv=None):
         args.handler(args)
     except errors.InputError as error:
         fail(EXIT_INPUT, str(error).splitlines()[0] if str(error) else type(error).__name__)
-    except WorkbookError as error:
+    except errors.WorkbookError as error:
         fail(EXIT_FAILED, str(error).splitlines()[0])
     except OSError as error:
         fail(EXIT_FAILED, f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
-    except KeyboardInterrupt as error:  # runs.Interrupted says after which epoch
+    except KeyboardInterrupt as error:  # errors.Interrupted says after which epoch
         fail(EXIT_INTERRUPTED, str(error) or "interrupted; run the same command again to resume")
     return 0
 

@@ -1,7 +1,6 @@
 """Training profiles as small diffs over one set of typed defaults; unknown keys and bad types fail loudly."""
 
 import dataclasses
-import json
 import math
 
 from fer_utils import errors
@@ -53,10 +52,6 @@ class Config:
         """The config as a plain dict (JSON-ready)."""
         return dataclasses.asdict(self)
 
-    def to_json(self):
-        """The config as sorted, indented JSON."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
 
 #: Each profile lists only what it changes from the defaults above.
 PROFILES = {
@@ -68,10 +63,9 @@ PROFILES = {
               "rotation": 0.0, "zoom": 0.0, "shift": 0.05},
     # real data, no GPU: the best accuracy in an hour on a 2-core CPU. The cosine schedule is fitted into the
     # time budget, so it anneals fully however fast the machine is; 40 epochs is the cap on a fast one. The
-    # matched DNN gets 5 minutes: on the course's train.csv it reached 43.4 % validation in 5 minutes and 44.2 %
-    # in 40 epochs (10 minutes), measured with `fer-workbook train --profile cpu --model dnn --match vgg_fast
-    # --time-budget 5` (and 15) on a busy machine. Weight averaging (average_tail) stays off: the README's
-    # real-data section has what it gave on the course's train.csv, too little to pay for its minute
+    # matched DNN gets 5 minutes (it plateaus sooner than the CNN; the README's real-data section has what it
+    # reached on the course's train.csv). Weight averaging (average_tail) stays off: the same section has what
+    # it gave there, too little to pay for its minute
     "cpu": {"model": "vgg_fast", "epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-2,
             "patience": 40, "time_budget": 60.0, "dnn_time_budget": 5.0, "rotation": 0.04, "shift": 0.1,
             "zoom": 0.1, "erasing": 0.25, "tta": "ten_crop"},

@@ -1,5 +1,6 @@
-"""The exception types for bad user input: ``InputError`` and its kinds (``DataError`` for unusable data,
-``TrainingDiverged``); anything else that escapes is a bug and keeps its traceback."""
+"""Every error ``fer-workbook`` turns into one line: bad input (``InputError`` and its kinds ``DataError`` and
+``TrainingDiverged``, exit 2), a notebook or render that failed (``WorkbookError``, ``LayoutError``, exit 1) and
+Ctrl-C during training (``Interrupted``, exit 130). Anything else that escapes is a bug and keeps its traceback."""
 
 
 class InputError(ValueError):
@@ -34,3 +35,26 @@ class DataError(InputError):
     Raised by ``fer_utils.data`` and its readers (``csvfile``, ``imagefolders``); importable as
     ``fer_utils.data.DataError``.
     """
+
+
+class WorkbookError(RuntimeError):
+    """A notebook failed or the report could not be rendered; the message names the notebook and cell."""
+
+
+class LayoutError(WorkbookError):
+    """The report was written, but its layout check (``fer_utils.layout``) found problems.
+
+    Attributes:
+        problems: the problems, as ``layout.layout_problems`` returns them.
+    """
+
+    def __init__(self, html_path, problems):
+        from fer_utils import layout
+
+        super().__init__("\n".join([f"{html_path}: the layout check found {len(problems)} problem(s)",
+                                    *map(layout.describe, problems)]))
+        self.problems = problems
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); the message says after which epoch and how to resume."""

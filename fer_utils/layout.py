@@ -207,7 +207,7 @@ def _poppler(tool, pdf_path, *options):
     Raises:
         WorkbookError: the tool is not installed (says how to install it) or it failed.
     """
-    from fer_utils.report import WorkbookError
+    from fer_utils.errors import WorkbookError
 
     if shutil.which(tool) is None:
         raise WorkbookError(f"the layout check needs poppler's {tool}: on Debian/Ubuntu `apt-get install "
@@ -387,7 +387,8 @@ def overflow_problems(html_path, width_px=PRINT_WIDTH_PX, timeout=120):
     Raises:
         WorkbookError: no Chromium, or it did not run.
     """
-    from fer_utils.report import WorkbookError, find_chromium
+    from fer_utils.errors import WorkbookError
+    from fer_utils.printing import find_chromium
 
     browser = find_chromium()
     if browser is None:
@@ -420,7 +421,7 @@ def layout_problems(html_path, pdf_path=None, width_px=PRINT_WIDTH_PX, timeout=1
     Raises:
         WorkbookError: no Chromium or poppler, or they could not read the report.
     """
-    from fer_utils.report import html_to_pdf
+    from fer_utils.printing import html_to_pdf
 
     text = Path(html_path).read_text(encoding="utf-8")
     problems = overflow_problems(html_path, width_px, timeout) + table_problems(text)

@@ -94,16 +94,3 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
         temporary.unlink(missing_ok=True)
         raise
 
-
-def write_bytes_atomic(path, content):
-    """Write bytes to path atomically (see atomic_write); returns the Path."""
-    with atomic_write(path, "wb") as handle:
-        handle.write(content)
-    return Path(path)
-
-
-def write_text_atomic(path, text, encoding="utf-8"):
-    """Write text to path atomically (see atomic_write), newlines as given; returns the Path."""
-    with atomic_write(path, "w", encoding=encoding, newline="") as handle:
-        handle.write(text)
-    return Path(path)

@@ -3,7 +3,7 @@
 What is silenced, and how (each measured on TensorFlow 2.21, ipykernel 7, jupyter_client 8):
 
 - TensorFlow's own C++ INFO and WARNING lines (``cpu_feature_guard``): ``TF_CPP_MIN_LOG_LEVEL=2``, set before
-  TensorFlow is imported (``ENVIRONMENT``, applied by ``fer_utils/__init__.py``; kernels inherit it).
+  TensorFlow is imported (``ENVIRONMENT``, applied by ``activate``; kernels inherit it).
 - ``WARNING: All log messages before absl::InitializeLog() is called are written to STDERR`` followed by
   ``I0000 ... port.cc:153] oneDNN custom operations are on``, once for each of ``libtensorflow_framework.so.2``
   and ``_pywrap_profiler_plugin.so``: their static initialisers log through Abseil while the libraries load,
@@ -164,8 +164,7 @@ class _TensorFlowImportFinder(importlib.abc.MetaPathFinder):
 def install():
     """Filter TensorFlow's start-up lines when ``tensorflow`` is first imported, by anyone (keras included).
 
-    Does nothing when TensorFlow is already imported. Call before importing keras or TensorFlow; importing
-    ``fer_utils`` calls it.
+    Does nothing when TensorFlow is already imported. Call before importing keras or TensorFlow (``activate``).
     """
     if "tensorflow" in sys.modules or any(isinstance(finder, _TensorFlowImportFinder) for finder in sys.meta_path):
         return
@@ -175,6 +174,20 @@ def install():
 def uninstall():
     """Stop filtering TensorFlow's import (``install`` undone)."""
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _TensorFlowImportFinder)]
+
+
+def activate():
+    """Quiet this process: ``configure_environment``, ``install`` and ``quiet_known_warnings``, before TensorFlow is
+    imported. Called by ``fer-workbook`` (``cli.main``) and at the start of the kernels it runs notebooks in
+    (``kernel_options``); importing ``fer_utils`` does not call it, so a student's own kernel keeps every line."""
+    configure_environment()
+    install()
+    quiet_known_warnings()
+
+
+#: Run by a papermill kernel before its first cell (``--IPKernelApp.exec_lines``): a notebook that imports keras
+#: before fer_utils is quiet too.
+KERNEL_START = "import fer_utils.quiet; fer_utils.quiet.activate()"
 
 
 def kernel_options(socket_prefix=None, environ=None):
@@ -187,6 +200,8 @@ def kernel_options(socket_prefix=None, environ=None):
     a closed socket and it would print a 15-line traceback of that, though a cell's errors reach the notebook
     anyway. ``FER_DEBUG=1`` keeps the kernel's whole log.
 
+    The kernel runs ``KERNEL_START`` before the first cell, so TensorFlow's start-up lines are filtered there too.
+
     Args:
         socket_prefix: path prefix of the sockets (default: ``fer-kernel-<pid>`` in the temporary folder; a
             Unix socket's path must stay under ~100 characters).
@@ -195,7 +210,8 @@ def kernel_options(socket_prefix=None, environ=None):
         {"extra_arguments": [...]} and, except on Windows, {"config": traitlets Config}.
     """
     environ = os.environ if environ is None else environ
-    options = {"extra_arguments": [] if environ.get("FER_DEBUG") else ["--IPKernelApp.log_level=CRITICAL"]}
+    start = [f"--IPKernelApp.exec_lines={KERNEL_START}"]
+    options = {"extra_arguments": start + ([] if environ.get("FER_DEBUG") else ["--IPKernelApp.log_level=CRITICAL"])}
     if os.name == "nt":
         return options
     from traitlets.config import Config

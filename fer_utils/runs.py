@@ -63,10 +63,6 @@ OWN_FILES = frozenset({LOCK_FILE, ".workbook"})  # .workbook: which CNN Q1 train
 STALE, NOT_A_RUN = "stale", "not a run"
 
 
-class Interrupted(KeyboardInterrupt):
-    """Training was interrupted (Ctrl-C); the message says after which epoch and how to resume."""
-
-
 @contextlib.contextmanager
 def lock(directory, doing="trained"):
     """Hold an OS file lock (``.lock``, ``fer_utils.atomic.lock``) on a run directory, made if missing, while

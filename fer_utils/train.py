@@ -191,7 +191,7 @@ def evaluate_parts(model, parts, tta, seed=0, known=None):
 
 
 def train(config, data_path=None, *, dataset=None, model=None, runs_dir=None, force=False, progress=True,
-          strategy=None, callbacks=()):
+          strategy=None, extra_callbacks=()):
     """Train (or reuse) the run that ``config`` and the data define.
 
     A finished run whose stored identity matches is reused without taking its lock or writing to it (a
@@ -214,7 +214,7 @@ def train(config, data_path=None, *, dataset=None, model=None, runs_dir=None, fo
         force: retrain even when a finished run exists.
         progress: show progress bars.
         strategy: a ``tf.distribute.Strategy``; default: ``distribution_strategy()``.
-        callbacks: extra Keras callbacks, run after the built-in ones.
+        extra_callbacks: more Keras callbacks, run after the built-in ones.
     Returns:
         A finished ``fer_utils.runs.Run``.
     Raises:
@@ -225,7 +225,7 @@ def train(config, data_path=None, *, dataset=None, model=None, runs_dir=None, fo
     architecture = _architecture_of(model, config)
     if config.ensemble > 1:
         return train_ensemble(config, dataset, model=model, runs_dir=runs_dir, force=force, progress=progress,
-                              strategy=strategy, callbacks=callbacks)
+                              strategy=strategy, extra_callbacks=extra_callbacks)
     train_rows, val_rows = split_rows(config, dataset)  # input checks first: no directory for bad input
     expected = identity.run_identity(config, dataset, architecture)
     directory = Path(runs_dir or paths.RUNS_DIR) / identity.run_key(config, expected)
@@ -248,7 +248,7 @@ def train(config, data_path=None, *, dataset=None, model=None, runs_dir=None, fo
             for name in ("metrics.json", "model.keras"):
                 (directory / name).unlink(missing_ok=True)
         return _fit(config, dataset, (train_rows, val_rows), directory, progress=progress, strategy=strategy,
-                    extra_callbacks=callbacks, architecture=architecture)
+                    extra_callbacks=extra_callbacks, architecture=architecture)
 
 
 def _architecture_of(model, config):
@@ -322,7 +322,7 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
                       callbacks=[schedule, budget, callbacks.DivergenceGuard(), run_state, bar, *extra_callbacks])
         except KeyboardInterrupt:
             done = callbacks.read_state(directory).get("epochs_done", 0)
-            raise runs.Interrupted(f"interrupted after epoch {done} of at most {config.epochs}; run the same command "
+            raise errors.Interrupted(f"interrupted after epoch {done} of at most {config.epochs}; run the same command "
                                    f"to resume ({directory})") from None
         except callbacks.Diverged as diverged:
             bar.on_train_end()  # close the bar before the one-line message
@@ -396,7 +396,7 @@ def _choose_average(best, parts, mean, config, progress):
 
 
 def train_ensemble(config, dataset, *, model=None, runs_dir=None, force=False, progress=True, strategy=None,
-                   callbacks=()):
+                   extra_callbacks=()):
     """Train ``config.ensemble`` members (seeds seed, seed+1, ...; one shared validation split) and
     evaluate the average of their probabilities (Hansen & Salamon 1990; each member gets the full
     time budget).
@@ -417,7 +417,7 @@ def train_ensemble(config, dataset, *, model=None, runs_dir=None, force=False, p
         member = dataclasses.replace(config, seed=config.seed + index, ensemble=1)
         print(f"ensemble member {index + 1}/{config.ensemble} (seed {member.seed})", file=sys.stderr)
         members.append(train(member, dataset=dataset, model=model, runs_dir=runs_dir, force=force,
-                             progress=progress, strategy=strategy, callbacks=callbacks))
+                             progress=progress, strategy=strategy, extra_callbacks=extra_callbacks))
     with runs.lock(directory):
         (directory / "metrics.json").unlink(missing_ok=True)
         runs.write_json(directory / runs.IDENTITY_FILE, expected)

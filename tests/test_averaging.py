@@ -56,7 +56,7 @@ def test_a_run_keeps_the_average_of_its_tail_only_when_it_validates_as_well(tmp_
         def on_epoch_end(self, epoch, logs=None):
             seen[epoch] = [w.copy() for w in self.model.get_weights()]
 
-    run = train.train(settings, dataset=dataset, runs_dir=tmp_path / "runs", progress=False, callbacks=[Record()])
+    run = train.train(settings, dataset=dataset, runs_dir=tmp_path / "runs", progress=False, extra_callbacks=[Record()])
     average = run.metrics["weight_average"]
     assert average["epochs"] == [3, 4]  # the decay is half done when epoch 2 ends at step 51 of 104
     assert average["used"] == (average["val_accuracy"] >= average["best_epoch_val_accuracy"])

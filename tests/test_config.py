@@ -19,7 +19,7 @@ def test_overrides_apply_after_the_profile():
     resolved = config.resolve("quick", epochs=2, learning_rate=1)
     assert resolved.epochs == 2 and resolved.learning_rate == 1.0
     assert resolved.model == config.PROFILES["quick"]["model"]
-    assert json.loads(resolved.to_json())["epochs"] == 2
+    assert resolved.to_dict()["epochs"] == 2
 
 
 @pytest.mark.parametrize("overrides, message", [

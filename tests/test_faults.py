@@ -45,10 +45,9 @@ def test_atomic_write_replaces_the_file_whole_or_not_at_all(tmp_path, mode, old,
             handle.write(new * 10_000)  # half the file is written when the disk fills up
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     assert (target.read_bytes() if "b" in mode else target.read_text()) == old and listing(tmp_path) == ["file.txt"]
-    paths.write_text_atomic(target, "é\n")
-    assert target.read_bytes() == "é\n".encode() and listing(tmp_path) == ["file.txt"]
-    paths.write_bytes_atomic(tmp_path / "new" / "b.bin", b"\0\1")  # parent folders are created
-    assert (tmp_path / "new" / "b.bin").read_bytes() == b"\0\1"
+    with paths.atomic_write(tmp_path / "new" / "b.bin", "wb") as handle:  # parent folders are created
+        handle.write(b"\0\1")
+    assert (tmp_path / "new" / "b.bin").read_bytes() == b"\0\1" and listing(tmp_path / "new") == ["b.bin"]
 
 
 def test_atomic_write_refuses_a_folder_before_writing(tmp_path):
@@ -62,7 +61,8 @@ def test_atomic_write_refuses_a_folder_before_writing(tmp_path):
 def test_created_files_follow_the_umask(tmp_path, umask, mask):
     umask(mask)
     expected = 0o666 & ~mask
-    paths.write_text_atomic(tmp_path / "a.txt", "a")
+    with paths.atomic_write(tmp_path / "a.txt", "w") as handle:
+        handle.write("a")
     csv = synth.write_csv(tmp_path / "fer2013.csv", n=14, seed=0, progress=False)
     load = data.load(csv, cache_dir=tmp_path / "cache", progress=False)
     cache_file = tmp_path / "cache" / f"fer2013-{load.content_hash}.npz"
@@ -181,7 +181,7 @@ TRAIN_SCRIPT = textwrap.dedent('''
                               tta="none", average_tail=0.5, cutmix=0.5)  # every random stream of training on
     dataset = data.load(csv, progress=False)
     run = train.train(settings, dataset=dataset, runs_dir=runs_dir, progress=False,
-                      callbacks=[Kill(kill)] if kill else [])
+                      extra_callbacks=[Kill(kill)] if kill else [])
     print(run.directory)
 ''')
 
@@ -300,10 +300,10 @@ def test_a_crafted_model_file_is_an_input_error(tmp_path):
 
 
 def test_ctrl_c_in_train_is_one_line_and_exit_130(monkeypatch, capsys):
-    from fer_utils import runs, train
+    from fer_utils import errors, train
 
     def interrupted(*args, **kwargs):
-        raise runs.Interrupted("interrupted after epoch 3 of at most 40; run the same command to resume (runs/x)")
+        raise errors.Interrupted("interrupted after epoch 3 of at most 40; run the same command to resume (runs/x)")
 
     monkeypatch.setattr(train, "train", interrupted)
     with pytest.raises(SystemExit) as exit_info:

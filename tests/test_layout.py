@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
-from fer_utils import cli, layout, plots, report  # noqa: E402
+from fer_utils import cli, document, layout, plots, report  # noqa: E402
 
 needs_printing = pytest.mark.skipif(report.find_chromium() is None or shutil.which("pdfimages") is None,
                                     reason="needs Chromium and poppler (make pdf-tools)")
@@ -215,7 +215,7 @@ def test_captions_print_in_one_block_with_their_figure_or_table(tmp_path):
 def test_figures_print_at_their_size_in_inches():
     """Before, every figure printed at 0.6 of its pixel width: a 100-dpi figure at 0.58 of its size."""
     def printed(png):
-        page = report._scale_figures(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+        page = document._scale_figures(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
         return int(re.search(r"width: (\d+)px", page).group(1))
 
     assert printed(_png(8, width=3.45)) == round(3.45 * 96)  # plots.DPI pixels per inch, read from pHYs

@@ -65,10 +65,11 @@ def test_filtered_stderr_catches_what_cpp_writes_to_descriptor_2(capfd):
 
 
 @pytest.mark.slow
-def test_importing_keras_after_fer_utils_prints_nothing_unless_asked_to():
+def test_importing_keras_after_activate_prints_nothing_unless_asked_to():
     """The control run (TF_CPP_MIN_LOG_LEVEL=0: every TensorFlow line) shows the lines are there to be dropped."""
     env = {name: value for name, value in os.environ.items() if name not in ("TF_CPP_MIN_LOG_LEVEL", "FER_DEBUG")}
-    command = [sys.executable, "-c", "import fer_utils, keras; print(keras.ops.add(1, 1))"]
+    command = [sys.executable, "-c", "from fer_utils import quiet; quiet.activate(); import keras; "
+               "print(keras.ops.add(1, 1))"]
     default = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     loud = subprocess.run(command, capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, timeout=300)
     assert default.returncode == 0 and loud.returncode == 0, default.stderr + loud.stderr
@@ -79,6 +80,7 @@ def test_importing_keras_after_fer_utils_prints_nothing_unless_asked_to():
 
 
 def test_chromiums_pdf_trailer_warning_is_dropped_and_no_other(caplog):
+    quiet.quiet_known_warnings()
     logger = logging.getLogger("pypdf._writer")
     with caplog.at_level(logging.WARNING):
         logger.warning("Object count %(object_count)d exceeds defined trailer size %(trailer_size)d",
@@ -126,8 +128,9 @@ def test_papermill_kernels_start_without_transport_or_tensorflow_lines(tmp_path,
     parameters = nbformat.v4.new_code_cell("rows: int = 4  # faces to predict")
     parameters.metadata["tags"] = ["parameters"]
     notebook.cells = [nbformat.v4.new_markdown_cell("# Q1 · Quiet"), parameters, nbformat.v4.new_code_cell(
+        "import keras\nimport tensorflow as tf  # before fer_utils, as the notebooks' set-up cells do\n"
         "from fer_utils import evaluate, models\n"
-        "import numpy as np\nimport tensorflow as tf\n"
+        "import numpy as np\n"
         "tf.config.experimental.enable_op_determinism()  # as training leaves it\n"
         "print(evaluate.predict_probabilities(models.build('vgg_small'), np.zeros((rows, 48, 48, 1), np.uint8)).shape)"),
         nbformat.v4.new_code_cell("import sys\nprint('training: 3/3 epochs', file=sys.stderr)")]
@@ -147,5 +150,17 @@ def test_papermill_kernels_start_without_transport_or_tensorflow_lines(tmp_path,
 
 def test_kernels_log_only_critical_records_unless_debugging():
     """After Ctrl-C the kernel's last reply meets a closed socket; before issue 20 it printed a 15-line traceback."""
-    assert quiet.kernel_options(environ={})["extra_arguments"] == ["--IPKernelApp.log_level=CRITICAL"]
-    assert quiet.kernel_options(environ={"FER_DEBUG": "1"})["extra_arguments"] == []
+    start = f"--IPKernelApp.exec_lines={quiet.KERNEL_START}"
+    assert quiet.kernel_options(environ={})["extra_arguments"] == [start, "--IPKernelApp.log_level=CRITICAL"]
+    assert quiet.kernel_options(environ={"FER_DEBUG": "1"})["extra_arguments"] == [start]
+
+
+@pytest.mark.slow
+def test_importing_fer_utils_leaves_the_process_as_it_was():
+    """Issue 23: a student's own kernel that imports fer_utils keeps its environment, import system and warnings."""
+    env = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
+    probe = ("import os, sys, logging; before = list(sys.meta_path); import fer_utils, fer_utils.workbook; "
+             "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'), sys.meta_path == before, "
+             "logging.getLogger('pypdf._writer').filters == [])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert result.stdout.split() == ["None", "True", "True"], result.stderr[-2000:]

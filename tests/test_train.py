@@ -162,7 +162,7 @@ class _Interrupt(keras.callbacks.Callback):
 def test_interrupted_training_resumes_where_it_stopped(tiny, tmp_path):
     settings = tiny_config(epochs=3)
     with pytest.raises(KeyboardInterrupt):
-        train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, callbacks=[_Interrupt()])
+        train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, extra_callbacks=[_Interrupt()])
     directory = tmp_path / "runs" / identity.run_key(settings, identity.run_identity(settings, tiny))
     assert (directory / "backup").exists() and not (directory / "metrics.json").exists()
 
@@ -172,7 +172,7 @@ def test_interrupted_training_resumes_where_it_stopped(tiny, tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             seen.append(epoch)
 
-    run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, callbacks=[_Record()])
+    run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, extra_callbacks=[_Record()])
     assert seen == [2]  # epochs 0 and 1 were restored from the backup
     assert list(run.history["epoch"]) == [0, 1, 2]
 
@@ -215,7 +215,7 @@ def test_a_run_on_a_gpu_trains_in_mixed_precision(tiny, tmp_path, monkeypatch):
 
     try:
         run = train.train(tiny_config(epochs=2), dataset=tiny, runs_dir=tmp_path / "runs", progress=False,
-                          callbacks=[_Dtypes()])
+                          extra_callbacks=[_Dtypes()])
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert seen["bn1_1"] == "float16" and seen["logits"] == "float32" and seen["loss_scale"] == "LossScaleOptimizer"
@@ -311,7 +311,7 @@ def test_time_budget_anneals_the_learning_rate(tiny, tmp_path):
 
     # 6 s: a few epochs of 200; patience 200, so only the budget can stop it (patience 5 fitted in 6 s on a fast machine)
     settings = tiny_config(epochs=200, time_budget=0.1, warmup_epochs=0.0, patience=200)
-    run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, callbacks=[_Record()])
+    run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, extra_callbacks=[_Record()])
     assert run.metrics["stopped_by"] == "time_budget" and run.metrics["epochs_run"] < 200
     assert rates[0] == pytest.approx(settings.learning_rate, rel=0.05)
     assert rates[-1] < 0.1 * settings.learning_rate             # annealed by the budget, not by epoch 200
@@ -447,7 +447,7 @@ def test_a_diverging_run_stops_in_its_first_nan_batch_and_commits_no_nan_epoch(t
 
     with pytest.raises(errors.InputError) as diverged:
         train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False,
-                    callbacks=[_PoisonAtEpoch(1), _Batches()])
+                    extra_callbacks=[_PoisonAtEpoch(1), _Batches()])
     assert isinstance(diverged.value, errors.TrainingDiverged)
     message = str(diverged.value)
     assert message == (f"training diverged: the loss became nan in epoch 2 (batch 1); lower learning_rate (now "
