@@ -43,7 +43,7 @@ def main(argv=None):
     parser.add_argument("--real-run", help="a run trained on real data, scored on the synthetic PrivateTest")
     args = parser.parse_args(argv)
 
-    from fer_utils import config, data, runs, train
+    from fer_utils import config, data, evaluate, runs, train
 
     synthetic = train.load_data(None, progress=True)  # the embedded set, written first if missing
     real = data.load(args.real, progress=False)
@@ -57,12 +57,12 @@ def main(argv=None):
         run = train.train(settings, dataset=synthetic, runs_dir=runs_dir, progress=True)
         accuracy = run.metrics["splits"]["PrivateTest"]["accuracy"]
         print(f"synthetic PrivateTest accuracy of that model: {accuracy:.1%}")
-        report("trained on synthetic, tested on real", "real", real.y, run.predict_probabilities(real.x, tta="none").argmax(1))
+        report("trained on synthetic, tested on real", "real", real.y, evaluate.run_probabilities(run, real.x, tta="none").argmax(1))
     if args.real_run:
         real_run = runs.load_run(args.real_run)
         test = synthetic.split("PrivateTest")
         report("trained on real, tested on synthetic PrivateTest", "synthetic", test.y,
-               real_run.predict_probabilities(test.x, tta="flip").argmax(1))
+               evaluate.run_probabilities(real_run, test.x, tta="flip").argmax(1))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from fer_utils import atomic
+from fer_utils import atomic, glue
 from fer_utils.errors import WorkbookError
 from fer_utils.execution import MANIFEST, notebooks
 
@@ -20,7 +20,7 @@ class Executed:
         path: the executed notebook.
         notebook: its ``nbformat`` node.
         parameters: the ``parameters`` cell's defaults with the values papermill injected.
-        glued: every value it recorded with ``workbook.glue``, as (name, value) in output order.
+        glued: every value it recorded with ``glue.record``, as (name, value) in output order.
     """
 
     path: Path
@@ -73,8 +73,6 @@ def read_executed(executed):
     """
     import nbformat
 
-    from fer_utils import workbook
-
     chapters = []
     for item in executed:
         if isinstance(item, Executed):
@@ -88,13 +86,13 @@ def read_executed(executed):
         parameters = {**parameters_cell_defaults(notebook), **notebook.metadata.get("papermill", {}).get("parameters", {})}
         values = [(name, value) for cell in notebook.cells if cell.cell_type == "code"
                   for output in cell.get("outputs", [])
-                  for name, value in output.get("data", {}).get(workbook.GLUE_MIME, {}).items()]
+                  for name, value in output.get("data", {}).get(glue.GLUE_MIME, {}).items()]
         chapters.append(Executed(path, notebook, parameters, values))
     return chapters
 
 
 def glued(executed):
-    """The values the executed notebooks recorded with ``workbook.glue``, merged in notebook order.
+    """The values the executed notebooks recorded with ``glue.record``, merged in notebook order.
 
     Args:
         executed: executed notebook paths or ``Executed`` items.

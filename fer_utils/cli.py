@@ -76,7 +76,7 @@ def cmd_predict(args):
     dataset = data.load(args.data, resize=args.resize, skip_unreadable=args.skip_unreadable,
                         progress=not args.quiet)
     tta = args.tta or run.tta
-    predicted = run.predict_probabilities(dataset.x, tta=tta).argmax(axis=1)
+    predicted = evaluate.run_probabilities(run, dataset.x, tta=tta).argmax(axis=1)
     out = predict.write_submission(args.out, dataset, predicted, inputs=inputs)
     labeled = dataset.y >= 0
     for usage in dataset.usages:

@@ -27,6 +27,12 @@ def predict_probabilities(model, x, batch_size=256, tta="none"):
     return np.asarray(probabilities, dtype=np.float32)
 
 
+def run_probabilities(run, x, tta=None, batch_size=256):
+    """(N, 7) probabilities of a trained run (``runs.Run``: its model, or its members' average) for raw-pixel
+    faces, with the run's test-time augmentation unless ``tta`` is given."""
+    return predict_probabilities(run.load_model(), x, batch_size=batch_size, tta=tta or run.tta)
+
+
 def _predict(model, x, batch_size):
     """``model.predict(x, batch_size)``: the same numbers, fed by a plain tf.data pipeline.
 

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from fer_utils import CLASS_NAMES, NUM_CLASSES, augment, saliency
+from fer_utils import CLASS_NAMES, NUM_CLASSES, augment, modelcache, saliency
 
 ADAM_EPSILON = 1e-8  # Kingma & Ba's value (Keras' default is 1e-7); betas are Keras' 0.9 and 0.999
 #: Settings that give readable filter images on 48x48 faces (decorrelated spectrum, stronger robustness).
@@ -33,7 +33,7 @@ def layer_model(model, layer):
     if len(output.shape) != 4:
         raise ValueError(f"layer {layer!r} of model {model.name!r} has output shape {tuple(output.shape)}, "
                          f"not (N, H, W, C); its conv layers are {saliency.conv_layers(model)}")
-    return saliency.cached(model, ("layer", layer),
+    return modelcache.cached(model, ("layer", layer),
                            lambda: keras.Model(model.input, output, name=f"{model.name}_{layer}"))
 
 
@@ -134,7 +134,7 @@ def _ascend(model, key, sub_model, objective, indices, *, steps, learning_rate, 
             chunk = slice(begin, begin + batch_size)
             chunk_indices = tf.constant(indices[chunk], tf.int32)
             shape = start[chunk].shape
-            parameters, optimizer, step, final = saliency.cached(  # traced once per model, objective and shape
+            parameters, optimizer, step, final = modelcache.cached(  # traced once per model, objective and shape
                 model, (*key, shape), lambda: _ascent_graphs(sub_model, objective, fourier, shape))
             parameters.assign(start[chunk])
             for variable in optimizer.variables:  # a fresh Adam: no moments, step count 0

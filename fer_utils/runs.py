@@ -276,12 +276,6 @@ class Run:
             raise errors.InputError(f"{path}: not a model this workbook can load ({type(error).__name__}: "
                                     f"{str(error)[:200]})") from None
 
-    def predict_probabilities(self, x, tta=None):
-        """(N, 7) probabilities for raw-pixel faces, with the run's test-time augmentation unless ``tta`` is given."""
-        from fer_utils import evaluate
-
-        return evaluate.predict_probabilities(self.load_model(), x, tta=tta or self.tta)
-
 
 def ensemble_model(members):
     """One Keras model that averages the class probabilities of ``members`` (same input, 48x48x1).

@@ -2,7 +2,6 @@
 
 import dataclasses
 import functools
-import weakref
 
 import keras
 import numpy as np
@@ -10,26 +9,7 @@ import pandas as pd
 import tensorflow as tf
 from scipy import stats
 
-from fer_utils import CLASS_NAMES, NUM_CLASSES
-
-_CACHE = weakref.WeakKeyDictionary()  # model -> {key: sub-model or tf.function}, built once per model
-
-
-def cached(model, key, build):
-    """The per-model cache of sub-models and compiled graphs (used here and by ``features``).
-
-    Args:
-        model: the Keras model the entry belongs to; its entries go when it is garbage-collected,
-            so ``build`` must not return anything that holds the model itself.
-        key: a hashable name of the entry, e.g. "scores" or ("grad_cam", layer name).
-    Returns:
-        ``build()``, called on the first request for (model, key) only.
-    """
-    entries = _CACHE.setdefault(model, {})
-    if key not in entries:
-        entries[key] = build()
-    return entries[key]
-
+from fer_utils import CLASS_NAMES, NUM_CLASSES, modelcache
 
 def score_model(model):
     """The sub-model from the raw-pixel input to the ``logits`` layer (pre-softmax scores), cached.
@@ -44,7 +24,7 @@ def score_model(model):
         names = [layer.name for layer in model.layers]
         output = model.get_layer("logits").output if "logits" in names else model.outputs[0]
         return keras.Model(model.input, output, name=f"{model.name}_scores")
-    return cached(model, "scores", build)
+    return modelcache.cached(model, "scores", build)
 
 
 def conv_layers(model):
@@ -106,7 +86,7 @@ def _gradient_function(model):
                 total = tf.reduce_sum(target_scores)  # images are independent in inference mode
             return tape.gradient(total, images)
         return gradients
-    return cached(model, "gradients", build)
+    return modelcache.cached(model, "gradients", build)
 
 
 def _folded_sum(model, images, targets, repeats, make_batch, weights, transform, batch_size):
@@ -266,7 +246,7 @@ def grad_cam(model, images, target=None, layer=None, batch_size=256):
             maps = tf.nn.relu(tf.einsum("bhwk,bk->bhw", activations, weights))[..., None]  # (B, h, w, 1)
             return tf.image.resize(maps, size, "bilinear")[..., 0]  # (B, H, W)
         return cam
-    return _in_batches(cached(model, ("grad_cam", name), build), batch_size, images, targets)
+    return _in_batches(modelcache.cached(model, ("grad_cam", name), build), batch_size, images, targets)
 
 
 def methods(smoothgrad_samples=50, ig_steps=64, seed=0):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_utils import config as config_module
-from fer_utils import CLASS_NAMES, data, evaluate, paths, provenance, runs
+from fer_utils import CLASS_NAMES, data, evaluate, glue, paths, provenance, runs
 
 
 @dataclasses.dataclass
@@ -44,7 +44,7 @@ class Chapter:
     @functools.cached_property
     def probabilities(self):
         """(N, 7) probabilities on the analysed split, with the run's test-time augmentation."""
-        return self.run.predict_probabilities(self.analysed.x)
+        return evaluate.run_probabilities(self.run, self.analysed.x)
 
     @property
     def predicted(self):
@@ -167,8 +167,8 @@ def _chapter(config, dataset, run, split):
     """A ``Chapter`` of ``run`` on ``dataset``, recorded for the report (``record``) inside a notebook."""
     parts = run.parts(dataset)
     chapter = Chapter(config, dataset, parts, run, evaluate.resolve_split(parts, split))
-    if _in_kernel():
-        glue("run", record(chapter))  # `render` checks that every chapter analysed the same data and CNN
+    if glue.in_kernel():
+        glue.record("run", record(chapter))  # `render` checks that every chapter analysed the same data and CNN
     return chapter
 
 
@@ -191,14 +191,6 @@ def record(chapter):
             "profile": config.profile, "seed": config.seed, "cnn": config.match if config.model == "dnn" else config.model,
             "model": config.model, "run": chapter.run.directory.name, "split": chapter.split,
             "train_seconds": chapter.run.metrics.get("train_seconds"), "finished": finished}
-
-
-def _in_kernel():
-    """True inside a Jupyter kernel (JupyterLab, papermill), where ``glue`` records into the notebook."""
-    import sys
-
-    shell = sys.modules.get("IPython")
-    return bool(shell) and getattr(shell.get_ipython(), "kernel", None) is not None
 
 
 #: Smallest value of each count parameter of the notebooks (a parameter not listed is not a count).
@@ -367,38 +359,6 @@ def profile_configs():
 def accuracy_on_analysed(chapter):
     """(faces, accuracy) of the run on the analysed split, with its test-time augmentation."""
     return len(chapter.analysed), float(np.mean(chapter.predicted == chapter.analysed.y))
-
-
-#: The MIME type of a value a notebook glues for the report (the scrapbook/MyST-NB ``glue`` habit).
-GLUE_MIME = "application/vnd.fer-workbook.glue+json"
-
-
-def _plain(value):
-    """A value made JSON-safe: numpy scalars and arrays to Python numbers and lists, tuples to lists."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def glue(name, value):
-    """Record a result in the executed notebook for the report's first page (``report.glued`` reads it back).
-
-    The value is displayed under ``GLUE_MIME`` with a one-line text fallback, so JupyterLab shows the name
-    and the report renders nothing for it: the render reads the executed notebooks and re-runs nothing.
-
-    Args:
-        name: the key on the report's side ("cnn", "dnn", "confusions", "regions", "environment", ...).
-        value: a JSON-able value (numpy numbers are converted).
-    """
-    from IPython.display import display
-
-    display({GLUE_MIME: {name: _plain(value)}, "text/plain": f"glued for the report: {name}"}, raw=True)
 
 
 def headline(chapter):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_utils import features, models, narrative, saliency
+from fer_utils import features, modelcache, models, narrative, saliency
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +107,9 @@ def test_class_model_raises_the_class_score(vgg_small):
 def test_sub_models_and_graphs_live_in_the_shared_model_cache(vgg_small):
     sub_model = features.layer_model(vgg_small, "conv2_1")
     assert features.layer_model(vgg_small, "conv2_1") is sub_model
-    assert saliency.cached(vgg_small, ("layer", "conv2_1"), pytest.fail) is sub_model  # found, not built
+    assert modelcache.cached(vgg_small, ("layer", "conv2_1"), pytest.fail) is sub_model  # found, not built
     features.filter_images(vgg_small, "conv2_1", [0], steps=1, progress=False)
-    parameters, optimizer, step, final = saliency.cached(vgg_small, ("filters", "conv2_1", False, (1, 48, 48, 1)),
+    parameters, optimizer, step, final = modelcache.cached(vgg_small, ("filters", "conv2_1", False, (1, 48, 48, 1)),
                                                          pytest.fail)  # one filter's pixels: (1, 48, 48, 1)
     assert isinstance(optimizer, keras.optimizers.Adam) and int(optimizer.iterations) == 1  # the one step
     assert parameters.shape == (1, 48, 48, 1) and callable(step) and callable(final)

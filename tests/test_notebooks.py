@@ -6,7 +6,7 @@ import nbformat
 import papermill
 import pytest
 
-from fer_utils import execution, paths, report, workbook
+from fer_utils import execution, glue, paths, report, workbook
 
 CHAPTERS = report.notebooks()
 #: The cells where the student builds the network a question asks about (Q1's CNN, Q2's DNN).
@@ -101,7 +101,7 @@ def test_committed_notebooks_carry_recorded_outputs_and_no_errors():
         assert outputs, f"{path.name} has no recorded outputs (run `make notebooks`)"
         assert not [output for output in outputs if output.output_type == "error"], path.name
         assert str(paths.PROJECT_ROOT) not in nbformat.writes(notebook), f"{path.name} records a local path"
-        glued = [output.data[workbook.GLUE_MIME] for output in outputs if workbook.GLUE_MIME in output.get("data", {})]
+        glued = [output.data[glue.GLUE_MIME] for output in outputs if glue.GLUE_MIME in output.get("data", {})]
         absolute = [text for text in _strings(glued) if text.startswith(("/", "~")) or re.match(r"[A-Za-z]:\\", text)]
         assert not absolute, f"{path.name} records absolute paths (wherever it was recorded): {absolute}"
 
@@ -118,9 +118,9 @@ def test_recorded_notebooks_name_files_relative_to_the_project():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("chapter")])
     inside = str(paths.PROJECT_ROOT / "data" / "synthetic" / "fer2013.csv.gz")
     notebook.cells[0].outputs = [nbformat.v4.new_output("display_data", data={
-        workbook.GLUE_MIME: {"origin": {"path": inside, "elsewhere": "/srv/faces/train.csv"}}, "text/plain": inside})]
+        glue.GLUE_MIME: {"origin": {"path": inside, "elsewhere": "/srv/faces/train.csv"}}, "text/plain": inside})]
     recorded = execution._project_relative(notebook).cells[0].outputs[0].data
-    assert recorded[workbook.GLUE_MIME]["origin"] == {"path": "data/synthetic/fer2013.csv.gz",
+    assert recorded[glue.GLUE_MIME]["origin"] == {"path": "data/synthetic/fer2013.csv.gz",
                                                        "elsewhere": "/srv/faces/train.csv"}
     assert recorded["text/plain"] == "data/synthetic/fer2013.csv.gz"
 

@@ -164,7 +164,7 @@ def _assert_handed_in_report(reader, html_path, pdf_path, synthetic=True):
 
 def _tagged_chapter(path, number, splits=None):
     """A chapter in the report's structure: tagged plumbing, a figure caption, a table caption, glued results."""
-    from fer_utils import workbook
+    from fer_utils import glue
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -178,7 +178,7 @@ def _tagged_chapter(path, number, splits=None):
 
     text = lambda value: nbformat.v4.new_output("stream", name="stdout", text=value)  # noqa: E731
     glue = nbformat.v4.new_output("display_data", data={
-        workbook.GLUE_MIME: {"cnn": {"model": "vgg_small", "parameters": 1234, "splits": splits, "split": "val",
+        glue.GLUE_MIME: {"cnn": {"model": "vgg_small", "parameters": 1234, "splits": splits, "split": "val",
                                      "synthetic": False}}, "text/plain": "glued"})
     notebook.cells = [
         cell("markdown", f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
@@ -326,20 +326,20 @@ def test_a_run_killed_half_way_leaves_the_previous_executed_set_whole(tmp_path):
 
 def _executed_chapter(path, number, parameters=None, record=None, executed=True, outputs=None):
     """An executed chapter as `run` writes it: papermill's parameters, the glued run record, execution counts."""
-    from fer_utils import workbook
+    from fer_utils import glue
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["papermill"] = {"parameters": parameters or {}, "duration": 1.0}
     parameter_cell = nbformat.v4.new_code_cell('data_path: str = ""  # data\nprofile: str = "quick"  # profile\nseed: int = 0')
     parameter_cell.metadata["tags"] = ["parameters"]
-    glue = nbformat.v4.new_code_cell("chapter = workbook.trained_cnn(profile, data_path)")
-    glue.outputs = [nbformat.v4.new_output("display_data", data={workbook.GLUE_MIME: {"run": record}, "text/plain": "g"})
-                    ] if record else []
+    glued = nbformat.v4.new_code_cell("chapter = workbook.trained_cnn(profile, data_path)")
+    glued.outputs = [nbformat.v4.new_output("display_data", data={glue.GLUE_MIME: {"run": record}, "text/plain": "g"})
+                     ] if record else []
     shown = nbformat.v4.new_code_cell("print('result')")
     shown.outputs = list(outputs or [nbformat.v4.new_output("stream", name="stdout", text="result\n")])
     notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
-                      parameter_cell, glue, shown]
+                      parameter_cell, glued, shown]
     for count, cell in enumerate(notebook.cells[1:], start=1):
         cell.execution_count = count if executed or cell is not shown else None
     nbformat.write(notebook, str(path))

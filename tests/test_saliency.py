@@ -213,29 +213,6 @@ def test_methods_bind_their_settings(tiny_cnn, faces):
                               saliency.methods()["smoothgrad"](tiny_cnn, faces, target=1))
 
 
-def test_cached_builds_once_per_model_and_key_and_forgets_a_dead_model():
-    import gc
-    import weakref
-
-    class Owner:  # stands in for a model: any object a weak reference can point to
-        pass
-
-    owner, other, builds = Owner(), Owner(), []
-
-    def build():
-        builds.append(len(builds))
-        return f"entry {len(builds)}"
-
-    assert saliency.cached(owner, "scores", build) == "entry 1"
-    assert saliency.cached(owner, "scores", build) == "entry 1"  # not built again
-    assert saliency.cached(owner, ("layer", "scores"), build) == "entry 2"  # another key
-    assert saliency.cached(other, "scores", build) == "entry 3"  # another model
-    reference = weakref.ref(owner)
-    del owner
-    gc.collect()
-    assert reference() is None and len(builds) == 3
-
-
 def test_class_means_normalise_each_map_then_average_per_class():
     maps = np.zeros((3, 2, 2))
     maps[0, 0, 0] = 2.0  # class 0: all mass top-left

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer_utils import atomic, callbacks, config, identity, data, models, runs, synth, train
+from fer_utils import atomic, callbacks, config, data, evaluate, identity, models, runs, synth, train
 
 TINY = {"max_train_rows": 0, "epochs": 2, "batch_size": 32, "patience": 5, "time_budget": 0.0}
 
@@ -327,8 +327,8 @@ def test_ensemble_averages_members_that_share_one_split(tiny, tmp_path, monkeypa
     np.testing.assert_array_equal(run.split_rows()[1], members[0].split_rows()[1])
     assert run.directory.name.startswith("ensemble2-")
     x = tiny.x[:10]
-    expected = np.mean([member.predict_probabilities(x, tta="none") for member in members], axis=0)
-    np.testing.assert_allclose(run.predict_probabilities(x, tta="none"), expected, atol=1e-5)
+    expected = np.mean([evaluate.run_probabilities(member, x, tta="none") for member in members], axis=0)
+    np.testing.assert_allclose(evaluate.run_probabilities(run, x, tta="none"), expected, atol=1e-5)
     assert run.tta == "flip" and run.metrics["tta"] == "flip"
     assert set(run.metrics["splits"]) == {"train", "val", "PublicTest", "PrivateTest"}
     assert len(run.history) == 1

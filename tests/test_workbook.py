@@ -119,17 +119,6 @@ def test_validation_stands_in_when_the_data_has_no_labeled_test_split(tmp_path, 
     assert all(0 <= share < 0.3 for share in shares["per_class"].values()), shares
 
 
-def test_glue_records_json_safe_values_for_the_report(monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shown = []
-    monkeypatch.setattr(InteractiveShell.instance().display_pub, "publish",
-                        lambda data, metadata=None, **kwargs: shown.append(data))
-    workbook.glue("cnn", {"accuracy": np.float32(0.5), "counts": np.arange(2), "pair": ("a", "b")})
-    assert shown == [{workbook.GLUE_MIME: {"cnn": {"accuracy": 0.5, "counts": [0, 1], "pair": ["a", "b"]}},
-                      "text/plain": "glued for the report: cnn"}]
-
-
 def test_accuracy_and_recall_tables_split_the_wide_summary():
     metrics = {"n": 10, "accuracy": 0.5, "macro_f1": 0.4,
                "per_class": {name: {"recall": 0.1} for name in ("angry", "disgust")}}
