@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fer_utils import atomic, layout, paths
 from fer_utils.chapters import Executed, check_together, glued, read_executed, read_workbook
-from fer_utils.document import (COMPUTED_EXPLANATION, PLACEHOLDER, QUESTIONS, REPORT_CSS,
+from fer_utils.document import (COMPUTED_EXPLANATION, PLACEHOLDER, REPORT_CSS,
                                 REPORT_TITLE, STUDENT_EXPLANATION, student_text, to_html)
 from fer_utils.errors import LayoutError, WorkbookError
 from fer_utils.execution import (MANIFEST, coerce_parameters, duration, notebooks, record,
@@ -14,7 +14,7 @@ from fer_utils.execution import (MANIFEST, coerce_parameters, duration, notebook
 from fer_utils.printing import find_chromium, html_to_pdf, set_pdf_metadata
 
 #: The pipeline's public names, wherever they live.
-__all__ = ["COMPUTED_EXPLANATION", "Executed", "LayoutError", "MANIFEST", "PLACEHOLDER", "QUESTIONS", "REPORT_CSS",
+__all__ = ["COMPUTED_EXPLANATION", "Executed", "LayoutError", "MANIFEST", "PLACEHOLDER", "REPORT_CSS",
            "REPORT_TITLE", "STUDENT_EXPLANATION", "WorkbookError", "check_together", "coerce_parameters", "duration",
            "find_chromium", "glued", "html_to_pdf", "notebooks", "read_executed", "read_workbook", "record", "render",
            "run", "set_pdf_metadata", "student_text", "to_html"]

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from questions import QUESTIONS
+
 from fer_utils import cli, synth
 
 
@@ -183,7 +185,7 @@ def test_render_writes_the_html_report_from_executed_notebooks(tmp_path, capsys)
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         parameters = nbformat.v4.new_code_cell('data_path: str = ""  # data', execution_count=1)
         parameters.metadata["tags"] = ["parameters"]
-        notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+        notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{QUESTIONS[number - 1].zh}"),
                           parameters]
         nbformat.write(notebook, str(executed / f"0{number}-q.ipynb"))
     (executed / report.MANIFEST).write_text('{"notebooks": ["01-q.ipynb", "02-q.ipynb"]}')  # run writes it last
@@ -191,7 +193,7 @@ def test_render_writes_the_html_report_from_executed_notebooks(tmp_path, capsys)
                      "--name", "Lin Mei", "--student-id", "R01"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "Lin Mei" in html and "R01" in html and report.QUESTIONS[1].zh in html and "SYNTHETIC DATA" in html
+    assert "Lin Mei" in html and "R01" in html and QUESTIONS[1].zh in html and "SYNTHETIC DATA" in html
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--quiet", "render", "--executed", str(tmp_path / "nothing"), "--no-pdf"])
     assert exit_info.value.code == 1 and "run `fer-workbook run` first" in capsys.readouterr().err

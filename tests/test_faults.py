@@ -9,6 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from questions import QUESTIONS
+
 from fer_utils import cli, data, paths, predict, synth
 
 
@@ -323,7 +325,7 @@ def test_a_report_that_fails_half_way_keeps_the_previous_report(tmp_path, monkey
     executed.mkdir()
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}\n\n" + "x " * 20000)]
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{QUESTIONS[0].zh}\n\n" + "x " * 20000)]
     nbformat.write(notebook, str(executed / "01-q.ipynb"))
     (executed / report.MANIFEST).write_text('{"notebooks": ["01-q.ipynb"]}')  # run writes it last
     (tmp_path / "report.html").write_text("the previous report")

@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
+from questions import QUESTIONS
+
 from fer_utils import cli, document, layout, plots, report  # noqa: E402
 
 needs_printing = pytest.mark.skipif(report.find_chromium() is None or shutil.which("pdfimages") is None,
@@ -157,7 +159,7 @@ def _executed(folder, table_html):
     shown = nbformat.v4.new_code_cell("table", execution_count=1)
     shown.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": table_html, "text/plain": "t"},
                                             execution_count=1)]
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}"), shown]
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{QUESTIONS[0].zh}"), shown]
     nbformat.write(notebook, str(folder / "01-q.ipynb"))
     (folder / report.MANIFEST).write_text(json.dumps({"notebooks": ["01-q.ipynb"], "parameters": {}}))
     return folder
@@ -182,7 +184,7 @@ def _figure_chapter(path, *widths):
     """A chapter with one figure cell per width (inches), each followed by its caption, then a captioned table."""
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}")]
+    cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{QUESTIONS[0].zh}")]
     for index, width in enumerate(widths):
         drawn = nbformat.v4.new_code_cell("plots.curves(...);", execution_count=index + 1)
         drawn.outputs = [nbformat.v4.new_output("display_data", data={

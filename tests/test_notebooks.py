@@ -6,6 +6,8 @@ import nbformat
 import papermill
 import pytest
 
+from questions import QUESTIONS
+
 from fer_utils import execution, glue, paths, report, workbook
 
 CHAPTERS = report.notebooks()
@@ -23,7 +25,7 @@ def test_header_has_a_bilingual_title_and_the_question(path):
     first = notebook.cells[0]
     assert first.cell_type == "markdown"
     number = int(path.name[:2])
-    question = report.QUESTIONS[number - 1]
+    question = QUESTIONS[number - 1]
     lines = first.source.splitlines()
     assert re.fullmatch(rf"# Q{number} · [^/]*[\u4e00-\u9fff][^/]* / [A-Za-z].+", lines[0]), \
         f"issue 22: a bilingual title, Chinese then English: {lines[0]}"

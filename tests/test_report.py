@@ -8,6 +8,8 @@ import subprocess
 import nbformat
 import pytest
 
+from questions import QUESTIONS
+
 from fer_utils import layout, report
 
 
@@ -18,7 +20,7 @@ def _chapter(path, number, outputs=(), parameters=None):
     parameter_cell.metadata["tags"] = ["parameters"]
     shown = nbformat.v4.new_code_cell("print('secret code')")
     shown.outputs = list(outputs)
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{QUESTIONS[number - 1].zh}"),
                       parameter_cell, shown, nbformat.v4.new_markdown_cell("## Conclusion\n\ndone")]
     if parameters:
         notebook.metadata["papermill"] = {"parameters": parameters}
@@ -73,7 +75,7 @@ def test_html_hides_code_and_stderr_and_shows_the_header(tmp_path):
     text = report.to_html(chapters, name="Lin", student_id="R01", department="EE")
     assert "accuracy 0.80" in text and "epoch 1/8" not in text and "secret code" not in text
     assert "Lin" in text and "R01" in text and "SYNTHETIC DATA" in text
-    assert report.QUESTIONS[0].zh in text and report.QUESTIONS[1].zh in text
+    assert QUESTIONS[0].zh in text and QUESTIONS[1].zh in text
     assert "# Q1" not in text and "Q1 · Title" in text and "Q2 · Title" in text
     assert not re.search(r"<script[^>]*src=\"https?://", text)
 
@@ -126,7 +128,7 @@ def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     reader = PdfReader(str(pdf_path))
     pages = [page.extract_text() or "" for page in reader.pages]
     text = "\n".join(pages)
-    for question in report.QUESTIONS:
+    for question in QUESTIONS:
         assert f"Q{question.number} ·" in text, f"section Q{question.number} missing"
         assert question.en.split(":")[0][:40].replace(" ", "") in text.replace("\n", "").replace(" ", "")
     assert "請說明你實作的 CNN model" in text.replace("\n", "") or "請說明你實作的" in text
@@ -136,7 +138,7 @@ def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     assert sum(len(page.images) for page in reader.pages) >= 10
     if shutil.which("pdftotext"):  # poppler, when installed: the CJK text is real glyphs, not boxes
         poppler = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
-        assert report.QUESTIONS[2].zh[:10] in poppler.replace("\n", "")
+        assert QUESTIONS[2].zh[:10] in poppler.replace("\n", "")
     _assert_handed_in_report(reader, html_path, pdf_path)
 
 
@@ -181,7 +183,7 @@ def _tagged_chapter(path, number, splits=None):
         glue.GLUE_MIME: {"cnn": {"model": "vgg_small", "parameters": 1234, "splits": splits, "split": "val",
                                      "synthetic": False}}, "text/plain": "glued"})
     notebook.cells = [
-        cell("markdown", f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+        cell("markdown", f"# Q{number} · Title\n\n{QUESTIONS[number - 1].zh}"),
         cell("markdown", "## Setup", ["remove-cell"]), cell("code", "import os", ["remove-cell"], [text("PLUMBING\n")]),
         cell("markdown", "## 答 / Answer"),
         cell("code", "audit()", ["remove-output"], [text("HIDDEN OUTPUT\n")]),
@@ -217,7 +219,7 @@ def _wide_table_chapter(path, table_html):
     shown = nbformat.v4.new_code_cell("table")
     shown.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": table_html, "text/plain": "t"},
                                             execution_count=1)]
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}"), shown]
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{QUESTIONS[0].zh}"), shown]
     nbformat.write(notebook, str(path))
     return path
 
@@ -291,7 +293,7 @@ def _tiny_workbook(folder, kill_in_second=False):
         body = "print(f'value {value}')"
         if number == 2 and kill_in_second:
             body = "import os, signal\nif value == 2:\n    os.kill(os.getppid(), signal.SIGKILL)\n" + body
-        notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+        notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{QUESTIONS[number - 1].zh}"),
                           parameters, nbformat.v4.new_code_cell(body)]
         nbformat.write(notebook, str(folder / f"0{number}-q.ipynb"))
     return folder
@@ -338,7 +340,7 @@ def _executed_chapter(path, number, parameters=None, record=None, executed=True,
                      ] if record else []
     shown = nbformat.v4.new_code_cell("print('result')")
     shown.outputs = list(outputs or [nbformat.v4.new_output("stream", name="stdout", text="result\n")])
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{report.QUESTIONS[number - 1].zh}"),
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q{number} · Title\n\n{QUESTIONS[number - 1].zh}"),
                       parameter_cell, glued, shown]
     for count, cell in enumerate(notebook.cells[1:], start=1):
         cell.execution_count = count if executed or cell is not shown else None
@@ -510,7 +512,7 @@ def _explained_chapter(path, student_text):
     computed.metadata["tags"] = [report.COMPUTED_EXPLANATION]
     computed.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "COMPUTED 80.1 %",
                                                                      "text/plain": "Markdown"})]
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{report.QUESTIONS[0].zh}"),
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# Q1 · Title\n\n{QUESTIONS[0].zh}"),
                       nbformat.v4.new_markdown_cell("## 說明 / Explanation"), student, computed]
     nbformat.write(notebook, str(path))
     return path
