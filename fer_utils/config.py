@@ -8,6 +8,7 @@ from fer_utils import errors
 PROFILE_NAMES = ("quick", "cpu", "full")
 DEFAULT_PROFILE = "quick"  # the profile of `make report`, the tests and the committed notebooks
 TTA_MODES = ("none", "flip", "ten_crop")  # test-time augmentation modes (fer_utils.augment.views)
+PRECISIONS = ("float32", "bfloat16", "auto")  # CPU training compute (fer_utils.precision.resolve)
 #: The most seeds ``ensemble`` trains: each member is a whole run, so more is a typo rather than a plan.
 MAX_ENSEMBLE = 50
 #: Seeds go to numpy and ``keras.utils.set_random_seed``, which take 0 to 2**32 - 1.
@@ -45,6 +46,8 @@ class Config:
     tta: str = "flip"               # test-time augmentation of evaluate/predict: none, flip or ten_crop
     ensemble: int = 1               # `train` trains this many seeds (seed, seed+1, ...) and averages them
     mixed_precision: bool = True    # float16 compute when a GPU is present (never on CPU)
+    precision: str = "float32"      # CPU training compute: float32, bfloat16 (mixed: float32 weights, logits,
+    #                                 softmax and loss) or auto (bfloat16 where the CPU has it natively)
     seed: int = 0                   # seeds shuffling, augmentation and weights
     split_seed: int = 0             # seeds the train/validation split (an ensemble's members share it)
 
@@ -230,6 +233,8 @@ def resolve(profile=DEFAULT_PROFILE, **overrides):
                                     f"must be {allowed.describe()}")
     if config.tta not in TTA_MODES:
         raise errors.InputError(f"tta={config.tta!r}: choose one of {', '.join(TTA_MODES)}")
+    if config.precision not in PRECISIONS:
+        raise errors.InputError(f"precision={config.precision!r}: choose one of {', '.join(PRECISIONS)}")
     if config.seed + config.ensemble - 1 > MAX_SEED:
         raise errors.InputError(f"seed={config.seed} with ensemble={config.ensemble}: the members' seeds "
                                 f"{config.seed}..{config.seed + config.ensemble - 1} must be at most {MAX_SEED}")

@@ -114,7 +114,7 @@ def _header_html(meta, name, student_id, department, collaborators=PLACEHOLDER):
     contents = "".join(f'<li><a href="#q{number}">{html.escape(title)}</a></li>' for number, title in meta["titles"])
     contents += '<li><a href="#references">參考文獻 / References</a></li>'
     stamp = narrative.stamp_rows(meta["glued"].get("environment", {}), meta["origin"], meta["profile"], meta["seed"],
-                                 meta["wall_seconds"], meta["training"])
+                                 meta["wall_seconds"], meta["training"], meta["precision"])
     return (f'{banner}<div class="fer-front fer-header"><h1>{html.escape(REPORT_TITLE_ZH)}<br>'
             f'<small>{html.escape(REPORT_TITLE)}</small></h1>'
             f'<table class="fer-identity">{cells}</table>'
@@ -168,6 +168,8 @@ def _run_metadata(executed):
             "seed": str(parameters.get("seed", 0)),
             "wall_seconds": sum(durations) if durations and all(durations) else None,
             "training": list(training.values()),
+            "precision": next((record.get("precision", "") for chapter in executed for record in chapter.records("run")
+                               if record.get("model") != "dnn"), ""),
             "validation_only": bool(cnn) and not ({"PublicTest", "PrivateTest", "Test"} & set(cnn.get("splits", {})))}
 
 

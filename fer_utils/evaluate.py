@@ -281,7 +281,8 @@ def confusion_summary(matrix, top=3):
          highest rate first (ties: more errors, then class order), "worst": {"class", "recall", "to": the class
         it is most often taken for, "to_share": that share of its faces} (the worst among classes with faces),
          "rarest": {"class", "support", "recall", "share" of all faces}, "absorbing": {"class" that receives the
-         most wrong predictions, "received", "share" of all "errors"}}.
+         most wrong predictions, "received", "share" of all "errors"}, "never_predicted": classes with faces that
+         the model never predicts}.
     """
     matrix = np.asarray(matrix)
     support = matrix.sum(axis=1)
@@ -311,7 +312,9 @@ def confusion_summary(matrix, top=3):
                        "share": float(support[rarest] / max(support.sum(), 1))},
             "absorbing": {"class": CLASS_NAMES[absorbing], "received": int(received[absorbing]),
                           "share": float(received[absorbing] / max(errors.sum(), 1)),
-                          "errors": int(errors.sum())}}
+                          "errors": int(errors.sum())},
+            "never_predicted": [CLASS_NAMES[k] for k in range(len(matrix))
+                                if support[k] > 0 and matrix[:, k].sum() == 0]}
 
 
 def one_per_class(y_true, y_pred):

@@ -396,8 +396,8 @@ def filter_class_summary(top):
             "selective": int((purity >= 0.5).sum()),
             "most_selective": {"filter": best, "class": dominant[best], "share": float(purity[best])},
             "top_share": float(purity[best]),
-            "at_top_share": [{"filter": int(index), "class": dominant[index]}
-                             for index in purity.index[np.isclose(purity.to_numpy(), purity[best])]],
+            "at_top_share": [{"filter": int(index), "class": dominant[index]}  # in most_selective's order
+                             for index in most_selective(top, len(shares)) if np.isclose(purity[index], purity[best])],
             "never_dominant": [name for name in CLASS_NAMES if name not in tally.index]}
 
 
@@ -442,27 +442,6 @@ def ascent_strength(activations, responses):
             "filters": int(len(z))}
 
 
-def pattern_period(images):
-    """The typical period in pixels of each image's pattern: the image size over its power spectrum's centroid.
-
-    The image's mean is removed and the power-weighted mean radius of its spectrum (cycles per image) is taken;
-    fine stripes two or three pixels apart give a short period, broad blobs one as long as the image.
-
-    Args:
-        images: (N, H, W[, 1]) square images, any range.
-    Returns:
-        (N,) periods in pixels.
-    """
-    images = np.asarray(images, np.float64)
-    images = images[..., 0] if images.ndim == 4 else images
-    size = images.shape[-1]
-    power = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2
-    frequencies = np.fft.fftfreq(size) * size
-    radius = np.hypot(*np.meshgrid(frequencies, frequencies, indexing="ij"))  # cycles per image
-    centroid = (power * radius).sum(axis=(1, 2)) / np.maximum(power.sum(axis=(1, 2)), 1e-12)
-    return size / np.maximum(centroid, 1.0)
-
-
 def class_resemblance(class_images, faces, labels):
     """How much each class image carries its class's difference from the average face (Pearson correlation).
 
@@ -493,25 +472,24 @@ def class_resemblance(class_images, faces, labels):
     return {"r": r, "own": own, "matches": matches}
 
 
-def ascent_summary(model, layer, images, activations, faces, filters=None, shown=16):
-    """What the ascent images of a layer show, measured: how far above real faces they drive their filters
-    (``ascent_strength``) and how fine their patterns are (``pattern_period``), as plain numbers for the report.
+def ascent_summary(model, layer, activations, faces, filters=None, shown=16):
+    """How far above real faces the ascent images of a layer drive their filters (``ascent_strength``), and which
+    of them a figure shows, as plain numbers for the report.
 
     Args:
         model: a Keras model on raw pixels; layer: the layer the images were made for.
-        images, activations: ``filter_images``'s result for that layer.
+        activations: ``filter_images``'s second result for that layer (what each image reached).
         faces: (N, 48, 48[, 1]) real faces to compare with (e.g. the analysed test faces).
         filters: the filters the images are of, as given to ``filter_images`` (None: all).
         shown: how many of the images a figure shows: the filters driven furthest (``strongest`` of "z").
     Returns:
         {"layer", "filters", "z" (list: each filter's ``ascent_strength``), "stronger" (at least
          ``STRONGER_THAN_FACES`` standard deviations above the faces), "median_z", "shown" (list of the shown
-         images' indices, furthest first), "period" (median ``pattern_period`` of the shown images, in pixels)}.
+         images' indices, furthest first)}.
     """
     responses = face_responses(model, layer, faces)
     strength = ascent_strength(activations, responses if filters is None else responses[:, np.asarray(filters)])
     chosen = strongest(strength["z"], shown)
     return {"layer": layer, "filters": strength["filters"], "z": [float(value) for value in strength["z"]],
             "stronger": strength["stronger"], "median_z": strength["median_z"],
-            "shown": [int(index) for index in chosen],
-            "period": float(np.median(pattern_period(np.asarray(images)[chosen])))}
+            "shown": [int(index) for index in chosen]}

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from fer_utils import config as config_module
-from fer_utils import errors
+from fer_utils import errors, precision
 
 #: Bump whenever a change to training (pipeline, schedule, callbacks, evaluation) changes what a run
 #: learns or reports: every run made before then stops being reused and ``fer-workbook runs --prune`` drops it.
@@ -52,7 +52,8 @@ def identity_from(config_dict, data_hash, architecture=None):
         architecture: the Keras JSON of the model trained (``models.architecture``), or None for the preset
             the config names.
     Returns:
-        {"data", "config", "model" (SHA-256 of the model's Keras config, built in float32), "code"}.
+        {"data", "config", "model" (SHA-256 of the model's Keras config, built in float32), "code", "precision"
+         (the one training uses on this machine: ``precision.resolve``, so "auto" names what it chose)}.
     Raises:
         fer_utils.errors.InputError: a config that no longer resolves or names an unknown model.
     """
@@ -63,7 +64,7 @@ def identity_from(config_dict, data_hash, architecture=None):
     with models.float32_policy():  # the architecture, not the device, names the run
         described = models.architecture(build_model(config, architecture))
     return {"data": data_hash, "config": config.to_dict(), "model": hashlib.sha256(described.encode()).hexdigest(),
-            "code": TRAINING_CODE_VERSION}
+            "code": TRAINING_CODE_VERSION, "precision": precision.resolve(config.precision)}
 
 
 def run_identity(config, dataset, architecture=None):

@@ -187,8 +187,10 @@ def training_recipe(config, lang="en", rows=None):
         stopping.append(f"連續 {config.patience} 個 epoch validation 準確率沒進步就提早停止" if zh
                         else f"early stopping after {config.patience} epochs without a better validation accuracy")
     if config.time_budget:
-        stopping.append(f"時間預算 {config.time_budget:g} 分鐘，cosine schedule 會在預算內走完" if zh
-                        else f"a {config.time_budget:g}-minute budget that the cosine schedule fits into")
+        stopping.append(f"時間預算 {config.time_budget:g} 分鐘：cosine schedule 也跟著時鐘走，預算用完時 learning rate "
+                        "正好降到 0，不論跑到第幾個 epoch" if zh
+                        else f"a {config.time_budget:g}-minute budget: the cosine schedule follows the clock too, so the "
+                             "learning rate reaches 0 when the budget ends, at whatever epoch")
     optimiser = (f"AdamW，最高 learning rate {config.learning_rate:g}" if zh
                  else f"AdamW at peak learning rate {config.learning_rate:g}")
     if config.weight_decay:
@@ -288,7 +290,7 @@ def training(metrics, lang="en"):
     improving = still_improving(metrics)
     if zh:
         best_text = f"，validation 準確率 {best:.1%}" if best is not None else ""
-        trend = "；最好的剛好是最後一個 epoch，停下來的時候還在進步，多訓練一些可能會更好" if improving else ""
+        trend = "；這也是最後一個 epoch，停下來的時候還在進步，多訓練一些可能會更好" if improving else ""
         return (f"訓練跑了 {metrics['epochs_run']} 個 epoch，因為{STOP_WORDS_ZH[metrics['stopped_by']]}而停止；"
                 f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}{trend}。{weight_average(average, 'zh')}"
                 f"在 {metrics['device']} 上花了 {metrics['train_seconds']:.0f} 秒（每個 epoch "
@@ -343,9 +345,10 @@ def test_accuracy(splits, analysed, lang="en"):
         sentence = "Test accuracy: " + "; ".join(parts) + "."
     else:
         val = splits["val"]
-        sentence = (f"資料沒有標註好的測試集，所以用留出的驗證集代替：準確率 {val['accuracy']:.1%}（macro-F1 "
+        sentence = (f"資料沒有標註好的測試集，所以用驗證集代替（沒拿來訓練，但 checkpoint 是依它挑的）：準確率 {val['accuracy']:.1%}（macro-F1 "
                     f"{val['macro_f1']:.3f}，n = {val['n']:,}）。" if zh else
-                    f"The data has no labeled test split: accuracy on the held-out validation faces is "
+                    f"The data has no labeled test split: accuracy on the validation faces (never trained on, though the "
+                    f"checkpoint was chosen on them) is "
                     f"{val['accuracy']:.1%} (macro-F1 {val['macro_f1']:.3f}, n = {val['n']:,}).")
     if {"PublicTest", "PrivateTest"} <= set(tests):
         average = (splits["PublicTest"]["accuracy"] + splits["PrivateTest"]["accuracy"]) / 2
@@ -428,8 +431,8 @@ def confusions(summary, lang="en"):
         described = [f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}，兩類的臉有 "
                      f"{pair['rate']:.1%} 被認成對方（前者認成後者 {pair['first_as_second']} 張，後者認成前者 "
                      f"{pair['second_as_first']} 張）" if index == 0 else
-                     f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}（{pair['rate']:.1%}："
-                     f"{pair['first_as_second']} 張和 {pair['second_as_first']} 張）"
+                     f"{class_name(pair['first'], lang)}和{class_name(pair['second'], lang)}，{pair['rate']:.1%}"
+                     f"（{pair['first_as_second']} 張和 {pair['second_as_first']} 張）"
                      for index, pair in enumerate(summary["pairs"])]
         joined = described[0] + "".join(f"；{'其次是' if index == 1 else '再來是'}{text}"
                                          for index, text in enumerate(described[1:], start=1))
@@ -448,8 +451,12 @@ def class_errors(summary, lang="en"):
     worst, rarest, absorbing = summary["worst"], summary["rarest"], summary["absorbing"]
     zh = _language(lang) == "zh"
     if zh:
-        text = (f"辨識得最差的 class 是{class_name(worst['class'], lang)}，recall 只有 {worst['recall']:.1%}，"
+        recall = (f"一張都沒認對（recall {worst['recall']:.1%}）" if worst["recall"] == 0
+                  else f"recall 只有 {worst['recall']:.1%}")
+        text = (f"辨識得最差的 class 是{class_name(worst['class'], lang)}，{recall}，"
                 f"它的臉有 {worst['to_share']:.1%} 被認成{class_name(worst['to'], lang)}。")
+        if summary.get("never_predicted"):
+            text += f"模型從來沒有預測過{_series([class_name(name, lang) for name in summary['never_predicted']], lang)}。"
         if rarest["class"] == worst["class"]:
             text += f"它也是張數最少的 class：只有 {rarest['support']:,} 張（佔 {rarest['share']:.1%}）。"
         else:
@@ -459,6 +466,8 @@ def class_errors(summary, lang="en"):
                        f"{absorbing['received']:,} 個（{absorbing['share']:.1%}）判成它。")
     text = (f"The class recognised worst is {class_name(worst['class'])} (recall {worst['recall']:.1%}); "
             f"{worst['to_share']:.1%} of its faces are taken for {class_name(worst['to'])}.")
+    if summary.get("never_predicted"):
+        text += f" The model never predicts {_series([class_name(name) for name in summary['never_predicted']])}."
     if rarest["class"] == worst["class"]:
         text += f" It is also the rarest class, {rarest['support']:,} faces ({rarest['share']:.1%})."
     else:
@@ -529,16 +538,11 @@ def regions_origin(synthetic, lang="en"):
             else "The regions are boxes measured on FER2013's framing.")
 
 
-def _printed_ratio(share, area):
-    """A region's share of the saliency over its share of the image, from the percentages as printed."""
-    return round(share * 100) / max(round(area * 100), 1)
-
-
 def region_share(summary, lang="en"):
     """Sentences on how much saliency falls on brows+eyes and on the mouth, each against its area, and the classes
     whose saliency weighs more on the mouth per pixel, from ``saliency.region_summary``."""
-    upper = _printed_ratio(summary["upper_share"], summary["upper_area"])
-    mouth = _printed_ratio(summary["mouth_share"], summary["mouth_area"])
+    upper = summary["upper_share"] / summary["upper_area"]  # per pixel, as the table's per-pixel columns
+    mouth = summary["mouth_share"] / summary["mouth_area"]
     heavy = summary["mouth_heavy_classes"]
     if _language(lang) == "zh":
         if not heavy:
@@ -548,8 +552,8 @@ def region_share(summary, lang="en"):
         else:
             classes = f"以每個像素來看，嘴巴比眉毛和眼睛更受重視的是{_series([class_name(n, lang) for n in heavy], lang)}。"
         return (f"平均來說，眉毛和眼睛拿到 {summary['upper_share']:.0%} 的 saliency（佔畫面的 "
-                f"{summary['upper_area']:.0%}，是面積比例的 {upper:.1f} 倍），嘴巴拿到 {summary['mouth_share']:.0%}"
-                f"（佔畫面的 {summary['mouth_area']:.0%}，{mouth:.1f} 倍）。{classes}")
+                f"{summary['upper_area']:.0%}，每個像素是平均分配的 {upper:.2f} 倍），嘴巴拿到 {summary['mouth_share']:.0%}"
+                f"（佔畫面的 {summary['mouth_area']:.0%}，{mouth:.2f} 倍）。{classes}")
     if not heavy:
         classes = "Per pixel, brows and eyes weigh at least as much as the mouth for every class."
     elif len(heavy) == len(CLASS_ZH):
@@ -557,8 +561,8 @@ def region_share(summary, lang="en"):
     else:
         classes = f"Per pixel, the mouth weighs more than brows and eyes for {_series([class_name(n) for n in heavy])}."
     return (f"On average {summary['upper_share']:.0%} of the saliency falls on the brows and eyes, which cover "
-            f"{summary['upper_area']:.0%} of the image ({upper:.1f} times their area's share), and "
-            f"{summary['mouth_share']:.0%} on the mouth, which covers {summary['mouth_area']:.0%} ({mouth:.1f} times). "
+            f"{summary['upper_area']:.0%} of the image ({upper:.2f} times an even spread per pixel), and "
+            f"{summary['mouth_share']:.0%} on the mouth, which covers {summary['mouth_area']:.0%} ({mouth:.2f} times). "
             f"{classes}")
 
 
@@ -572,7 +576,7 @@ def method_name(name):
     return METHOD_NAMES.get(name, name)
 
 
-def checks(table, lang="en", threshold=0.5):
+def checks(table, lang="en", threshold=0.5, margin=None):
     """Sentences on the randomisation and deletion checks of the saliency methods, thresholds and values stated.
 
     Args:
@@ -581,7 +585,10 @@ def checks(table, lang="en", threshold=0.5):
             ``completeness_gap``).
         lang: "zh" or "en".
         threshold: the rank correlation below which a method passes (``saliency.sanity_checks``'s).
+        margin: how far below random order a faithful map's deletion AUC is (``saliency.FAITHFUL_MARGIN``).
     """
+    if margin is None:
+        from fer_utils.saliency import FAITHFUL_MARGIN as margin
     zh = _language(lang) == "zh"
     values = {name: table.loc[name, "spearman_after_randomisation"] for name in table.index}
     listed = lambda names: _series([f"{method_name(name)} {values[name]:.2f}" for name in names], lang)  # noqa: E731
@@ -599,9 +606,10 @@ def checks(table, lang="en", threshold=0.5):
         text += f"；{listed(flagged)} 沒有掉到門檻以下，沒通過：它的 map 不太隨模型的權重改變，解釋不了這個模型。" if flagged else "。"
         unfaithful = [name for name in table.index if name not in faithful]
         text += (f"依 saliency 由高到低刪掉像素，機率下降曲線的 AUC 越低越忠實；隨機順序是 {random_auc:.3f}，"
-                 f"{_pad(_series([method_name(name) for name in faithful], lang)).lstrip() or '沒有任何方法'}比它低")
-        text += (f"，{_series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)}沒有比它低。"
-                 if unfaithful else "。")
+                 f"{_pad(_series([method_name(name) for name in faithful], lang)).lstrip() or '沒有任何方法'}"
+                 f"比它低至少 {margin:g}")
+        text += (f"，{_series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)}沒有，"
+                 "不比隨機順序好。" if unfaithful else "。")
         text += (f"最低的是 {best_names}（{aucs[best[0]]:.3f}）。" if len(best) == 1
                  else f"最低的是 {best_names}，並列 {aucs[best[0]]:.3f}。")
         if len(gaps):
@@ -618,10 +626,10 @@ def checks(table, lang="en", threshold=0.5):
              "enough to explain it." if flagged else ".")
     text += (f" Deleting pixels in saliency order, a lower area under the probability curve means a more faithful "
              f"map; random order gives {random_auc:.3f}, and {_series([method_name(name) for name in faithful]) or 'no method'}"
-             f" {'goes' if len(faithful) == 1 else 'go'} below it")
+             f" {'goes' if len(faithful) == 1 else 'go'} at least {margin:g} below it")
     unfaithful = [name for name in table.index if name not in faithful]
     text += (f", {_series([f'{method_name(name)} ({aucs[name]:.3f})' for name in unfaithful])} "
-             f"{'does' if len(unfaithful) == 1 else 'do'} not." if unfaithful else ".")
+             f"{'does' if len(unfaithful) == 1 else 'do'} not: no better than random order." if unfaithful else ".")
     text += (f" The lowest is {best_names} ({aucs[best[0]]:.3f})." if len(best) == 1
              else f" The lowest are {best_names}, tied at {aucs[best[0]]:.3f}.")
     if len(gaps):
@@ -871,54 +879,28 @@ def saliency_answer(regions, table, synthetic, lang="en"):
     return _join(lang, region_share(regions, lang), checks(table, lang), note)
 
 
-#: How ``filter_pictures`` words a median pattern period (pixels): at most the first, "fine textures"; at least the
-#: second, "broad light and dark areas"; between, "medium-sized patterns".
-FINE_PERIOD, BROAD_PERIOD = 8.0, 16.0
 #: A correlation below this reads as weak (``class_pictures``).
 WEAK_CORRELATION = 0.3
 
 
-def _scale_words(period, zh):
-    if period <= FINE_PERIOD:
-        return "細小的紋理" if zh else "fine textures"
-    if period >= BROAD_PERIOD:
-        return "大片的明暗區塊" if zh else "broad light and dark areas"
-    return "中等大小的圖樣" if zh else "medium-sized patterns"
-
-
 def filter_pictures(early, deep, lang="en"):
-    """Sentences on the two layers' ascent images, from two ``features.ascent_summary``: which layer each shows,
-    how far above real faces they drive their filters, and the patterns' size."""
+    """Sentences on the two layers' ascent images, from two ``features.ascent_summary``: which layer each shows and
+    how far above the analysed faces they drive their filters."""
     from fer_utils.features import STRONGER_THAN_FACES as limit
 
     zh = _language(lang) == "zh"
     if zh:
         counted = [f"全部 {layer['filters']} 個" if layer["stronger"] == layer["filters"]
                    else f"{layer['filters']} 個中有 {layer['stronger']} 個" for layer in (early, deep)]
-        text = (f"第 1 部分的兩張圖分別是淺層 `{early['layer']}` 和深層 `{deep['layer']}`。"
-                f"淺層的 filter {counted[0]}、深層的{_pad(counted[1]).rstrip()}，被自己的 gradient ascent 圖激發到比它對分析集臉孔的平均反應高出至少 "
-                f"{limit:g} 個標準差"
-                f"（中位數分別是 {early['median_z']:.1f} 和 {deep['median_z']:.1f} 個標準差）。")
-        text += (f"圖中各 {len(early['shown'])} 個 filter 的圖樣週期中位數（功率頻譜重心）：淺層 {early['period']:.1f} 像素，深層 "
-                 f"{deep['period']:.1f} 像素")
-        words = [_scale_words(layer["period"], zh) for layer in (early, deep)]
-        bounds = f"（{FINE_PERIOD:g} 像素以下算細小，{BROAD_PERIOD:g} 像素以上算大片）"
-        if words[0] == words[1]:
-            return text + f"，兩層都是{words[0]}{bounds}：用這個量看不出兩層的差別。"
-        return text + f"；也就是淺層的 filter 對{words[0]}反應，深層的對{words[1]}反應{bounds}。"
+        return (f"第 1 部分的兩張圖分別是淺層 `{early['layer']}` 和深層 `{deep['layer']}`。淺層的 filter {counted[0]}、"
+                f"深層的{_pad(counted[1]).rstrip()}，被自己的 gradient ascent 圖激發到比它對分析集臉孔的平均反應高出至少 "
+                f"{limit:g} 個標準差（中位數分別是 {early['median_z']:.1f} 和 {deep['median_z']:.1f} 個標準差）。")
     counted = [f"all {layer['filters']}" if layer["stronger"] == layer["filters"]
                else f"{layer['stronger']} of the {layer['filters']}" for layer in (early, deep)]
-    text = (f"Part 1 shows the early layer `{early['layer']}` and the deep layer `{deep['layer']}`. "
-            f"{counted[0].capitalize()} early filters and {counted[1]} deep ones respond to their ascent image at least {limit:g} "
-            "standard deviations above their mean response "
-            f"to the analysed faces (medians {early['median_z']:.1f} and {deep['median_z']:.1f}).")
-    text += (f" The median period of the {len(early['shown'])} patterns shown per layer (power-spectrum centroid) is "
-             f"{early['period']:.1f} px in the early layer and {deep['period']:.1f} px in the deep one")
-    words = [_scale_words(layer["period"], zh) for layer in (early, deep)]
-    bounds = f" (fine up to {FINE_PERIOD:g} px, broad from {BROAD_PERIOD:g} px)"
-    if words[0] == words[1]:
-        return text + f": both layers show {words[0]}{bounds}; by this measure they do not differ."
-    return text + f": the early filters respond to {words[0]}, the deep ones to {words[1]}{bounds}."
+    return (f"Part 1 shows the early layer `{early['layer']}` and the deep layer `{deep['layer']}`. "
+            f"{counted[0].capitalize()} early filters and {counted[1]} deep ones respond to their ascent image at least "
+            f"{limit:g} standard deviations above their mean response to the analysed faces (medians "
+            f"{early['median_z']:.1f} and {deep['median_z']:.1f}).")
 
 
 def class_pictures(resemblance, lang="en"):
@@ -932,12 +914,13 @@ def class_pictures(resemblance, lang="en"):
     names = _series([class_name(name, lang) for name in matches], lang)
     if zh:
         text = (f"第 2 部分的 {len(own)} 張 class 圖中，有 {len(matches)} 張和「自己那一類的平均臉減去整體平均臉」的相關"
-                f"係數高於和其他任何一類的" + (f"：{names}" if matches else "") + f"。和自己那一類的相關係數介於 {low:.2f} 到 "
-                f"{high:.2f}。")
+                "係數高於和其他任何一類的" + (f"：{names}" if matches else "")
+                + f"（純靠運氣大約是 {len(own)} 張中 1 張）。和自己那一類的相關係數介於 {low:.2f} 到 {high:.2f}。")
         return text + (f"都低於 {WEAK_CORRELATION:g}，算是弱相關：這些 class 圖看不出像自己那一類的臉。" if weak else "")
     text = (f"Of the {len(own)} class images of part 2, {len(matches)} correlate more with their own class's difference "
             "from the average face than with any other class's" + (f" ({names})" if matches else "") +
-            f"; the correlation with their own class ranges from {low:.2f} to {high:.2f}.")
+            f" (chance alone would give about 1 of {len(own)}); the correlation with their own class ranges from "
+            f"{low:.2f} to {high:.2f}.")
     return text + (f" All are below {WEAK_CORRELATION:g}, weak: the class images do not recognisably resemble their "
                    "class's faces." if weak else "")
 
@@ -1017,7 +1000,7 @@ def _wall_time(wall_seconds, training):
     return text
 
 
-def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=()):
+def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=(), precision=""):
     """The reproducibility stamp as (label, value) rows: date, code, versions, machine, data, settings, time.
 
     Args:
@@ -1026,6 +1009,7 @@ def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=(
         profile, seed: the run's settings.
         wall_seconds: the workbook's wall time (all notebooks), or None when unknown.
         training: (model, training seconds, reused from before this workbook) per run it analysed.
+        precision: the CNN's training policy (``train``'s metrics: "float32", "mixed_bfloat16", ...), when known.
     """
     if data_origin.get("kind") == "synthetic":
         data = (f"synthetic, generator {data_origin.get('generator', '?')} seed {data_origin.get('seed')}, "
@@ -1038,5 +1022,6 @@ def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=(
                               f"Keras {environment.get('keras', '?')}"),
             ("機器 Machine", f"{environment.get('cpu', '?')}, {environment.get('cores', '?')} cores; "
                              f"GPU: {environment.get('gpu') or 'none'}"),
-            ("資料 Data", data), ("設定 Settings", f"profile {profile}, seed {seed}"),
+            ("資料 Data", data), ("設定 Settings", f"profile {profile}, seed {seed}"
+                                                     + (f", trained in {precision}" if precision else "")),
             ("執行時間 Wall time", _wall_time(wall_seconds, training))]

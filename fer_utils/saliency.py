@@ -504,6 +504,11 @@ def region_summary(maps, regions):
                                     if density["mouth"].iloc[k] > density["brows + eyes"].iloc[k]]}
 
 
+#: A map counts as faithful when its deletion AUC is at least this much below random order's (a difference of
+#: a few thousandths is within the noise of a few faces per class).
+FAITHFUL_MARGIN = 0.01
+
+
 @dataclasses.dataclass
 class SanityChecks:
     """Results of ``sanity_checks``: a summary table and the curves behind it."""
@@ -544,7 +549,7 @@ def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, thr
         row = {"method": name, "spearman_after_randomisation": float(steps["spearman"].iloc[-1]),
                "passes_randomisation": bool(steps["passes"].iloc[-1]),
                "deletion_auc": area_under_curve(fractions, curve), "random_order_auc": random_area}
-        row["faithful"] = row["deletion_auc"] < random_area
+        row["faithful"] = row["deletion_auc"] <= random_area - FAITHFUL_MARGIN
         if name == "integrated_gradients":
             row["completeness_gap"] = float(np.mean(completeness_gap(model, images, maps, target)))
         rows.append(row)

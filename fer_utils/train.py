@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow as tf
 
 from fer_utils import (CLASS_NAMES, NUM_CLASSES, atomic, augment, averaging, callbacks, data, errors, evaluate,
-                       identity, models, paths, provenance, runs, synth)
+                       identity, models, paths, precision, provenance, runs, synth)
 
 #: The training split's accuracy (for the train-test gap) is measured on a seeded sample of this many faces,
 #: with the same test-time augmentation as the held-out splits.
@@ -279,7 +279,8 @@ def _fit(config, dataset, rows, directory, *, progress, strategy, extra_callback
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     gpu = bool(tf.config.list_physical_devices("GPU"))
-    keras.mixed_precision.set_global_policy("mixed_float16" if gpu and config.mixed_precision else "float32")
+    compute = precision.policy(precision.resolve(config.precision), gpu, config.mixed_precision)
+    keras.mixed_precision.set_global_policy(compute)
     strategy = strategy or distribution_strategy()
     state = callbacks.read_state(directory)
     epochs_done = state.get("epochs_done", 0)
@@ -366,6 +367,7 @@ def _finish(config, parts, directory, stopped_by, gpu, progress=True):
         "seconds_per_epoch": seconds / max(epochs_run, 1),
         "train_images_per_second": epochs_run * len(parts["train"]) / seconds,
         "device": "GPU" if gpu else "CPU",
+        "precision": keras.mixed_precision.global_policy().name,  # as _fit set it
         **({"weight_average": average} if average else {}),
     }
     runs.write_json(directory / "metrics.json", metrics)  # last: its presence marks the run finished

@@ -179,7 +179,7 @@ def record(chapter):
         {"data_hash", "data" (the file's name), "profile", "seed", "cnn" (the CNN preset, the one a DNN matches),
          "model" (the run's model), "run" (its directory name), "split" (the analysed split), "train_seconds" (its
          training time), "finished" (when its metrics were written, ISO 8601 UTC: before the workbook started, the
-         run was reused)}.
+         run was reused), "precision" (the policy it trained in)}.
     """
     import datetime
 
@@ -190,7 +190,8 @@ def record(chapter):
     return {"data_hash": chapter.dataset.content_hash, "data": Path(str(chapter.dataset.source)).name,
             "profile": config.profile, "seed": config.seed, "cnn": config.match if config.model == "dnn" else config.model,
             "model": config.model, "run": chapter.run.directory.name, "split": chapter.split,
-            "train_seconds": chapter.run.metrics.get("train_seconds"), "finished": finished}
+            "train_seconds": chapter.run.metrics.get("train_seconds"), "finished": finished,
+            "precision": chapter.run.metrics.get("precision", "float32")}
 
 
 #: Smallest value of each count parameter of the notebooks (a parameter not listed is not a count).

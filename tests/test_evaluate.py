@@ -132,6 +132,9 @@ def test_confusion_summary_names_the_worst_the_rarest_and_the_absorbing_class():
     assert summary["worst"] == {"class": "disgust", "recall": 0.25, "to": "neutral", "to_share": 0.5}
     assert summary["rarest"]["class"] == "disgust" and summary["rarest"]["support"] == 4
     assert summary["absorbing"] == {"class": "neutral", "received": 12, "share": 12 / 13, "errors": 13}
+    assert summary["never_predicted"] == []
+    matrix[1, 1], matrix[1, 6] = 0, 3  # disgust never predicted now
+    assert evaluate.confusion_summary(matrix)["never_predicted"] == ["disgust"]
 
 
 def test_gallery_profile_compares_the_mistakes_with_correct_faces():

@@ -271,3 +271,11 @@ def test_region_density_is_the_share_over_the_area_and_the_table_prints_it():
     table = tables.region_shares(shares, density)
     assert list(table.columns[-2:]) == ["brows + eyes per pixel", "mouth per pixel"]
     assert table["mouth per pixel"].iloc[0] == "12.00×" and table["brows + eyes per pixel"].iloc[0] == "8.00×"
+
+
+def test_a_map_is_faithful_only_from_the_margin_below_random_order(tiny_cnn, faces):
+    """A final TA read: 0.222 against random order's 0.224 is no evidence; a map must be FAITHFUL_MARGIN below."""
+    checks = saliency.sanity_checks(tiny_cnn, faces, smoothgrad_samples=2, ig_steps=4)
+    table = checks.table
+    expected = table["deletion_auc"] <= table["random_order_auc"] - saliency.FAITHFUL_MARGIN
+    assert (table["faithful"] == expected).all() and saliency.FAITHFUL_MARGIN == 0.01

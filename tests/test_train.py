@@ -175,6 +175,7 @@ def test_interrupted_training_resumes_where_it_stopped(tiny, tmp_path):
     run = train.train(settings, dataset=tiny, runs_dir=tmp_path / "runs", progress=False, extra_callbacks=[_Record()])
     assert seen == [2]  # epochs 0 and 1 were restored from the backup
     assert list(run.history["epoch"]) == [0, 1, 2]
+    assert run.metrics["precision"] == "float32", "the run records the policy it trained in (issue 24)"
 
 
 def test_dnn_needs_a_cnn_to_match():
