@@ -540,3 +540,24 @@ def test_a_class_that_is_rare_or_absent_is_allowed(tiny):
     without_disgust = tiny.subset(np.flatnonzero(tiny.y != 1))
     train_rows, _ = train.split_rows(tiny_config(), without_disgust)
     assert len(train_rows) and 1 not in set(without_disgust.y[train_rows])
+
+
+@pytest.mark.slow
+def test_a_fast_machine_uses_the_whole_budget_and_anneals_by_its_end(tmp_path, monkeypatch):
+    """Issue 24: the cpu profile's epoch cap no longer stops a fast machine with budget left. A fake clock: every
+    training batch takes 0.1 s, so the 0.5-minute budget holds 300 batches, more epochs than the old cap of 40;
+    training stops on the budget, and the learning rate has annealed to near 0 by then."""
+    clock = {"now": 0.0}
+
+    class _Tick(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            clock["now"] += 0.1
+
+    monkeypatch.setattr(callbacks, "clock", lambda: clock["now"])
+    faces = data.load(synth.write_csv(tmp_path / "f.csv", n=140, seed=2, progress=False), progress=False)
+    settings = config.resolve("cpu", model="vgg_small", time_budget=0.5, tta="none", erasing=0.0, batch_size=32,
+                              warmup_epochs=0.0)
+    run = train.train(settings, dataset=faces, runs_dir=tmp_path / "runs", progress=False, extra_callbacks=[_Tick()])
+    assert run.metrics["stopped_by"] == "time_budget" and 40 < run.metrics["epochs_run"] < settings.epochs, \
+        run.metrics
+    assert run.history["learning_rate"].iloc[-1] < 0.05 * settings.learning_rate
