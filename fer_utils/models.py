@@ -208,7 +208,7 @@ def matching_widths(model_or_count, depth=3, tolerance=0.01):
         depth: hidden layers of the DNN.
         tolerance: allowed relative difference of parameter counts.
     Returns:
-        The widths, a tuple of ``depth`` ints (e.g. ``(144, 144, 141)`` for 70,551 parameters).
+        The widths, a tuple of ``depth`` ints (e.g. ``(29, 29, 63)`` for 70,551 parameters).
     Raises:
         ValueError: the target is too small for one hidden unit, or no width lands within tolerance.
     """
