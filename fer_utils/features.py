@@ -292,13 +292,11 @@ def top_activating(model, layer, images, labels=None, k=9, batch_size=256):
     Raises:
         ValueError: unknown or non-4-D layer, k outside 1..N, labels not matching the images.
     """
-    sub_model = layer_model(model, layer)
     images = np.asarray(images, np.float32)
     images = images[..., None] if images.ndim == 3 else images
     if not 1 <= k <= len(images):
         raise ValueError(f"k={k}: must be between 1 and the number of images ({len(images)})")
-    means = np.concatenate([sub_model(images[start:start + batch_size], training=False).numpy().mean(axis=(1, 2))
-                            for start in range(0, len(images), batch_size)])  # (N, F)
+    means = face_responses(model, layer, images, batch_size)  # (N, F)
     indices = np.argsort(-means, axis=0, kind="stable")[:k].T  # (F, k)
     result = TopActivating(layer, indices, np.take_along_axis(means.T, indices, axis=1))
     if labels is not None:

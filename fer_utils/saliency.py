@@ -509,6 +509,11 @@ def region_summary(maps, regions):
 FAITHFUL_MARGIN = 0.01
 
 
+def faithful(deletion_auc, random_order_auc):
+    """Whether a map's deletion AUC lies at least ``FAITHFUL_MARGIN`` below random order's."""
+    return bool(deletion_auc <= random_order_auc - FAITHFUL_MARGIN)
+
+
 @dataclasses.dataclass
 class SanityChecks:
     """Results of ``sanity_checks``: a summary table and the curves behind it."""
@@ -549,7 +554,7 @@ def sanity_checks(model, images, smoothgrad_samples=50, ig_steps=64, seed=0, thr
         row = {"method": name, "spearman_after_randomisation": float(steps["spearman"].iloc[-1]),
                "passes_randomisation": bool(steps["passes"].iloc[-1]),
                "deletion_auc": area_under_curve(fractions, curve), "random_order_auc": random_area}
-        row["faithful"] = row["deletion_auc"] <= random_area - FAITHFUL_MARGIN
+        row["faithful"] = faithful(row["deletion_auc"], random_area)
         if name == "integrated_gradients":
             row["completeness_gap"] = float(np.mean(completeness_gap(model, images, maps, target)))
         rows.append(row)

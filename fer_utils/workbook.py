@@ -315,20 +315,16 @@ def split_counts(chapter):
     """
     import pandas as pd
 
-    parts = {"train": chapter.parts["train"].y}
-    unused = int(np.sum((chapter.dataset.usage == "Training") & (chapter.dataset.y >= 0))) \
-        - len(chapter.parts["train"]) - len(chapter.parts["val"])
-    labels = {**parts}
-    if unused > 0:
-        training = chapter.dataset.y[(chapter.dataset.usage == "Training") & (chapter.dataset.y >= 0)]
-        used = np.bincount(chapter.parts["train"].y, minlength=len(CLASS_NAMES)) \
-            + np.bincount(chapter.parts["val"].y, minlength=len(CLASS_NAMES))
-        labels["unused"] = np.bincount(training, minlength=len(CLASS_NAMES)) - used
-    labels["val"] = chapter.parts["val"].y
-    labels.update({name: chapter.parts[name].y for name in evaluate.TEST_SPLITS if name in chapter.parts})
-    rows = {name: (list(values) if name == "unused" else
-                   list(np.bincount(values[values >= 0], minlength=len(CLASS_NAMES))))
-            for name, values in labels.items()}
+    def tally(labels):
+        return np.bincount(labels[labels >= 0], minlength=len(CLASS_NAMES))
+
+    training = chapter.dataset.y[(chapter.dataset.usage == "Training") & (chapter.dataset.y >= 0)]
+    rows = {"train": tally(chapter.parts["train"].y)}
+    unused = tally(training) - rows["train"] - tally(chapter.parts["val"].y)  # left out by the subsample
+    if unused.any():
+        rows["unused"] = unused
+    rows["val"] = tally(chapter.parts["val"].y)
+    rows.update({name: tally(chapter.parts[name].y) for name in evaluate.TEST_SPLITS if name in chapter.parts})
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(CLASS_NAMES), dtype=np.int64)
     table["total"] = table.sum(axis=1)
     table.loc["all"] = table.sum()
