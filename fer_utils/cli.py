@@ -195,7 +195,7 @@ def build_parser():
                                 description="Train a model preset under a profile. Settings merge in this order: "
                                             "defaults, the profile, --param, then the explicit flags.")
     defaults = ", ".join(f"{config_module.resolve(name).model} for {name}" for name in config_module.PROFILE_NAMES)
-    train.add_argument("--model", help="model preset: vgg, vgg_fast, vgg_small, seed2017, or dnn with --match "
+    train.add_argument("--model", help="model preset: vgg, vgg_fast, vgg_lean, vgg_small, seed2017, or dnn with --match "
                        f"(default: the profile's, {defaults})")  # preset names typed: importing models loads Keras
     train.add_argument("--match", help="for --model dnn: the CNN preset whose parameter count to match")
     train.add_argument("--data", help="data file or folder (default: the embedded synthetic set)")

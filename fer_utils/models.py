@@ -276,6 +276,10 @@ VGG_PRESETS = {
     # the cpu profile's model: one conv at 48x48 instead of two (the 48x48x32 convolutions are memory-bound on
     # CPU; `make bench` prints the images/s of each preset) and no dropout: random erasing regularises instead
     "vgg_fast": {"convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0, "name": "vgg_fast"},
+    # vgg_fast at 3/4 width (24-48-96-192): 1.78x its training images/s here (bench/widths.py), so more epochs
+    # fit into a time budget; a candidate for the cpu profile (docs/measurements.md has what it reached)
+    "vgg_lean": {"widths": (24, 48, 96, 192), "convs_per_stage": (1, 2, 2, 2), "dropout_rate": 0.0,
+                 "name": "vgg_lean"},
     # the quick profile's model: small widths, one conv at 48x48 as in vgg_fast, no dense layer and no dropout,
     # so the quick profile's budget trains several epochs on 2 CPU cores
     "vgg_small": {"widths": (16, 32, 64), "convs_per_stage": (1, 2, 2), "dropout_rate": 0.0, "dense_units": 0,

@@ -176,7 +176,7 @@ def test_models_with_fused_batch_norm_save_and_load(tmp_path):
 # test machine here has. Narrow widths build each preset's very layers at a fraction of the cost (float16
 # convolution gradients are ~40x slower than float32 on a CPU: a real seed2017 step took 42 s).
 NARROW = {"seed2017": {"widths": (4, 8, 8, 8), "dense_units": 16}, "vgg": {"widths": (4, 8, 8, 8), "dense_units": 8},
-          "vgg_fast": {"widths": (4, 8, 8, 8)}, "vgg_small": {"widths": (4, 8, 8)}, "dnn": {"hidden_units": (16, 8)}}
+          "vgg_fast": {"widths": (4, 8, 8, 8)}, "vgg_lean": {"widths": (4, 8, 8, 8)}, "vgg_small": {"widths": (4, 8, 8)}, "dnn": {"hidden_units": (16, 8)}}
 
 
 @pytest.fixture()
