@@ -13,7 +13,9 @@ Method. Faces are framed alike, so each part sits in about the same pixels of ev
    boxes are symmetric about the midline). Dark-feature map D = G3(M) - M: how much darker each pixel of M
    is than its Gaussian-blurred (sigma 3 px) surroundings; it peaks on the eyes, nostrils and lips.
 2. Eyes: the highest D in the upper half of the face; the eye row is the peak of D averaged over the eye
-   columns, refined to a fraction of a pixel by a parabola through the peak and its two neighbours.
+   columns, refined to a fraction of a pixel by a parabola through the peak and its two neighbours; each eye
+   centre's column is the darkest point of the mean face (smoothed, sigma 1 px) along that row, refined alike (``fer_utils.faces.FER2013_EYES``, the
+   framing `fer-workbook faces` aligns photos to).
 3. Nostrils and lips: the two highest local maxima of D averaged over the columns between the eyes, below the
    eye row; the upper is the nostrils, the lower the lips.
 4. Brows: in the mean face they blur into the eye sockets (their height varies from face to face), so they
@@ -49,6 +51,7 @@ from scipy import ndimage, signal
 from fer_utils import IMAGE_SIZE, NUM_CLASSES, data, faces, paths
 
 DARK_SIGMA = 3.0  # px: blur of the mean face that dark features are measured against
+EYE_SIGMA = 1.0  # px: smoothing of the mean face before the eye centres' columns are found
 FACE_SIGMA = 0.7  # px: smoothing of each face before its row minima are found
 PROMINENCE = 2.0  # gray levels: a row minimum shallower than this is noise
 BROW_SEARCH = (2, 8)  # rows above a face's eye minimum searched for its brow
@@ -147,6 +150,10 @@ def measure(x, y):
     eye_side = np.r_[left_start:left_stop, IMAGE_SIZE - left_stop : IMAGE_SIZE - left_start]  # both eyes
     side_profile = dark[:, eye_side].mean(axis=1)  # (48,)
     eye_row = refined_peak(side_profile, int(np.argmax(side_profile[: IMAGE_SIZE // 2])))
+    # the left eye's centre: the darkest column of the (lightly smoothed) mean face along the eye row, sub-pixel
+    # (D's own peak is no good here: it merges the pupil with the shadow beside the nose bridge)
+    eye_line = -ndimage.gaussian_filter(mean, EYE_SIGMA)[nearest(eye_row)]  # (48,), darkest highest
+    eye_centre = refined_peak(eye_line, left_start + int(np.argmax(eye_line[left_start : IMAGE_SIZE // 2])))
 
     inner = np.r_[left_stop : IMAGE_SIZE - left_stop]  # the columns between the eyes
     centre_profile = dark[:, inner].mean(axis=1)  # (48,) between the eyes and below
@@ -186,7 +193,7 @@ def measure(x, y):
         "mouth": (nose_mouth, int(mouth_bottom) + 1) + mouth_columns,
         "face": (0, IMAGE_SIZE, face_start, IMAGE_SIZE - face_start),
     }
-    details = {"brow_row": brow_row, "eye_row": eye_row, "nostril_row": nostril_row, "lip_row": lip_row,
+    details = {"brow_row": brow_row, "eye_row": eye_row, "eye_columns": (eye_centre, IMAGE_SIZE - 1 - eye_centre), "nostril_row": nostril_row, "lip_row": lip_row,
                "brow_found": float(len(found) / len(x)), "brow_quartiles": np.percentile(found, [25, 50, 75]),
                "mean_face": mean}
     return boxes, details
@@ -209,6 +216,8 @@ def main(argv=None):
     print(f"landmark rows: brows {details['brow_row']:.1f} (found in {details['brow_found']:.0%} of faces; "
           f"quartiles {', '.join(f'{value:g}' for value in details['brow_quartiles'])}), eyes "
           f"{details['eye_row']:.1f}, nostrils {details['nostril_row']:.1f}, lips {details['lip_row']:.1f}")
+    left, right = details["eye_columns"]
+    print(f"eye centres: columns {left:.1f} and {right:.1f} ({right - left:.1f} px apart; pixel centres 0..47)")
     print("{\n" + "".join(f"    {name!r}: {box},\n" for name, box in boxes.items()) + "}")
     if args.figure:
         import matplotlib

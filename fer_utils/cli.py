@@ -86,6 +86,20 @@ def cmd_predict(args):
     print(f"wrote {len(predicted):,} predictions to {out} (test-time augmentation: {tta})")
 
 
+def cmd_faces(args):
+    from fer_utils import photofaces, runs
+
+    out = photofaces.check_out(args.out)  # before the detector and the model load
+    run = runs.load_run(args.run)
+    tta = args.tta or run.tta
+    analysis = photofaces.analyse(args.photos, run.load_model(), tta=tta, skip_unreadable=args.skip_unreadable,
+                                  progress=not args.quiet, min_confidence=args.min_confidence)
+    print("\n".join(photofaces.summary_lines(analysis)))
+    written = photofaces.write(analysis, out)
+    print(f"wrote {len(analysis.table)} face(s) of {len(analysis.photos)} photo(s) to {out} ({len(written)} files; "
+          f"test-time augmentation: {tta})")
+
+
 def cmd_audit(args):
     from fer_utils import audit, data, narrative
 
@@ -165,6 +179,7 @@ def _image_options(parser):
 def build_parser():
     """The argument parser of ``fer-workbook`` and its subcommands (defaults read from the library)."""
     from fer_utils import audit as audit_module
+    from fer_utils import photofaces as photofaces_module
     from fer_utils import report as report_module
     from fer_utils import synth as synth_module
 
@@ -220,6 +235,22 @@ def build_parser():
                          help="test-time augmentation (default: the run's, e.g. ten_crop for the cpu profile)")
     _image_options(predict)
     predict.set_defaults(handler=cmd_predict)
+
+    faces = commands.add_parser("faces", help="find, align, classify and explain the faces in ordinary photos",
+                                description="Find every face in photos (MTCNN), frame it as FER2013, predict with a "
+                                            "run's test-time augmentation, and write per photo an annotated copy, per "
+                                            "face the aligned crop with its Grad-CAM overlay and probabilities, and "
+                                            "faces.csv (photo, face, box, landmarks, the seven probabilities, label).")
+    faces.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files (JPEG, PNG) or folders of them")
+    faces.add_argument("--run", required=True, help="run directory printed by `fer-workbook train`")
+    faces.add_argument("--out", default=str(paths.REPORT_DIR / "faces"),
+                       help="output folder, replaced whole (default report/faces)")
+    faces.add_argument("--tta", choices=config_module.TTA_MODES, help="test-time augmentation (default: the run's)")
+    faces.add_argument("--min-confidence", type=float, default=_default(photofaces_module.analyse, "min_confidence"),
+                       help="leave out faces the detector is less sure of (default %(default)s)")
+    faces.add_argument("--skip-unreadable", action="store_true",
+                       help="skip files that are not readable images, listing them, instead of stopping")
+    faces.set_defaults(handler=cmd_faces)
 
     audit = commands.add_parser("audit", help="find duplicates, blank images and class imbalance in a data set",
                                 description="Audit one or more data files or folders (loaded together, so duplicates "

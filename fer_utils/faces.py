@@ -21,6 +21,13 @@ FER2013_REGIONS = {
     "mouth": (34, 45, 16, 32),
     "face": (0, 48, 8, 40),
 }
+#: Where the eyes of real FER2013 sit, (row, column) of each eye's centre in the 48x48 frame (pixel centres 0..47;
+#: the eye on the image's left first), measured by the same script on the same faces: the eye row of the
+#: landmark rows above, each column the darkest point of the mean face along it (17.6 px apart). ``align``
+#: frames the faces of ordinary photos this way.
+FER2013_EYES = ((17.5, 14.7), (17.5, 32.3))
+#: The lips' row of real FER2013 (the same measurement), for checking an aligned face's mouth.
+FER2013_LIPS_ROW = 37.4
 #: Face parts of the synthetic faces: the boxes of the generator's canonical face (``synth.AU_REGIONS``).
 SYNTHETIC_REGIONS = synth.AU_REGIONS
 

@@ -339,3 +339,75 @@ def regions_on_face(mean_face, regions, title=""):
     if title:
         axis.set_title(title, fontsize=TITLE_PT)
     return figure
+
+
+@_drawn("annotated_photo")
+def annotated_photo(pixels, boxes, labels, width=WIDTH_IN * 0.6):
+    """A photo with a box and a label on each face found in it.
+
+    Args:
+        pixels: (H, W, 3) uint8 RGB photo.
+        boxes: (x, y, width, height) per face, photo pixels.
+        labels: one text per face (e.g. "1 happy 0.83"), printed above its box.
+        width: the figure's width in inches; the height follows the photo's aspect.
+    Returns:
+        The matplotlib Figure.
+    """
+    from matplotlib.patches import Rectangle
+
+    height, photo_width = np.asarray(pixels).shape[:2]
+    figure, axis = _subplots(width, width * height / photo_width)
+    figure.get_layout_engine().set(w_pad=0, h_pad=0, wspace=0, hspace=0)
+    axis.imshow(pixels)
+    line = max(1.0, 1.5 * width / 4.2)
+    for (x, y, box_width, box_height), label in zip(boxes, labels):
+        axis.add_patch(Rectangle((x - 0.5, y - 0.5), box_width, box_height, fill=False, edgecolor="#ffd400",
+                                 linewidth=line))
+        axis.text(x - 0.5, y - 0.5 - 0.01 * height, label, fontsize=LABEL_PT, color="black", va="bottom",
+                  bbox={"facecolor": "#ffd400", "edgecolor": "none", "pad": 1.5})
+    axis.axis("off")
+    return figure
+
+
+@_drawn("face_cards")
+def face_cards(crops, maps_by_method, probabilities, titles):
+    """One row per face: the aligned 48x48 crop, each saliency map over it, and its seven probabilities as bars.
+
+    Args:
+        crops: (N, 48, 48) uint8 aligned faces.
+        maps_by_method: {method name: (N, 48, 48) maps} (e.g. Grad-CAM, SmoothGrad), overlaid on the crop.
+        probabilities: (N, 7) class probabilities.
+        titles: N row labels (e.g. "face 1").
+    Returns:
+        The matplotlib Figure (``WIDTH_IN`` wide, 1.25 in per face).
+    """
+    crops, probabilities = np.asarray(crops), np.asarray(probabilities)
+    methods = list(maps_by_method)
+    panel = 1.15
+    figure, axes = _subplots(WIDTH_IN, 1.25 * len(crops) + 0.15, len(crops), 2 + len(methods), squeeze=False,
+                             width_ratios=[1] * (1 + len(methods)) + [(WIDTH_IN - panel * (1 + len(methods))) / panel])
+    for row, crop in enumerate(crops):
+        axes[row, 0].imshow(crop, cmap="gray", vmin=0, vmax=255)
+        axes[row, 0].set_ylabel(titles[row], fontsize=LABEL_PT)
+        for column, method in enumerate(methods, start=1):
+            saliency = np.abs(maps_by_method[method][row])
+            axes[row, column].imshow(crop, cmap="gray", vmin=0, vmax=255)
+            axes[row, column].imshow(saliency / (saliency.max() + 1e-12), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            if row == 0:
+                axes[row, column].set_title(_method_title(method), fontsize=PANEL_PT, pad=2)
+        for axis in axes[row, :-1]:
+            axis.set_xticks([])
+            axis.set_yticks([])
+        bars = axes[row, -1]
+        best = int(np.argmax(probabilities[row]))
+        bars.barh(range(len(CLASS_NAMES)), probabilities[row],
+                  color=["#1f77b4" if index == best else "#aec7e8" for index in range(len(CLASS_NAMES))])
+        bars.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
+        bars.invert_yaxis()
+        bars.set_xlim(0, 1)
+        for index, value in enumerate(probabilities[row]):
+            bars.text(min(value, 0.82) + 0.02, index, f"{value:.2f}", va="center", fontsize=PANEL_PT)
+        if row == len(crops) - 1:
+            bars.set_xlabel("probability", fontsize=LABEL_PT)
+    axes[0, 0].set_title("aligned face", fontsize=PANEL_PT, pad=2)
+    return figure

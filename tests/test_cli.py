@@ -16,7 +16,7 @@ def run_cli(*args, env=None):
 
 
 @pytest.mark.parametrize("command", [[], ["synth"], ["data"], ["train"], ["predict"], ["audit"], ["run"], ["render"],
-                                     ["runs"]])
+                                     ["runs"], ["faces"]])
 def test_every_subcommand_has_help(command):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*command, "--help"])

@@ -1,0 +1,191 @@
+"""Your own faces: find the faces in ordinary photos, frame them as FER2013, classify and explain them, write it all.
+
+``analyse`` reads the photos (``photos``), finds each face and its eyes (``detect``), aligns it to FER2013's
+framing (``align``), predicts with a trained model's test-time augmentation and computes its Grad-CAM map;
+``write`` puts, per photo, an annotated copy, per face the aligned crop with its Grad-CAM overlay and its
+probabilities, and one ``faces.csv`` into the output folder, replaced as one unit (``atomic.Staging``).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from fer_utils import CLASS_NAMES, align, atomic, detect, errors, paths, photos
+
+#: The table ``write`` saves as ``CSV_NAME``: one row per face.
+CSV_NAME = "faces.csv"
+BOX_COLUMNS = ["box_x", "box_y", "box_width", "box_height"]
+LANDMARK_COLUMNS = [f"{name}_{axis}" for name in detect.LANDMARKS for axis in ("x", "y")]
+
+
+@dataclasses.dataclass
+class Analysis:
+    """What ``analyse`` found.
+
+    Attributes:
+        table: one row per face: photo, face (1, 2, ... left to right), box, confidence, landmarks, the seven
+            probabilities and the label (columns ``columns()``).
+        crops: (N, 48, 48) uint8 aligned faces, in the table's order.
+        probabilities: (N, 7) float32.
+        grad_cam: (N, 48, 48) Grad-CAM maps of the predicted class.
+        photos: the photos read, in order (``photos.Photo``).
+        no_face: paths of the photos where no face was found.
+        skipped: (path, reason) of unreadable files passed over with ``skip_unreadable``.
+    """
+
+    table: pd.DataFrame
+    crops: np.ndarray
+    probabilities: np.ndarray
+    grad_cam: np.ndarray
+    photos: list
+    no_face: list
+    skipped: list
+
+    def faces_of(self, photo):
+        """The table's rows of one photo (a ``photos.Photo`` of ``self.photos``)."""
+        return self.table[self.table["photo"] == str(photo.path)]
+
+
+def columns():
+    """The columns of ``Analysis.table`` and of ``faces.csv``, in order."""
+    return ["photo", "face", *BOX_COLUMNS, "confidence", *LANDMARK_COLUMNS, *CLASS_NAMES, "label"]
+
+
+def analyse(inputs, model, tta="none", skip_unreadable=False, progress=True, min_confidence=detect.MIN_CONFIDENCE):
+    """Find, align, classify and explain every face of the photos named by ``inputs``.
+
+    Args:
+        inputs: photo files and folders (``photos.photo_paths``), or already-read ``photos.Photo`` objects.
+        model: a trained Keras model from 48x48 raw pixels to 7 probabilities (``runs.Run.load_model``).
+        tta: test-time augmentation (``fer_utils.config.TTA_MODES``), e.g. the run's own (``runs.Run.tta``).
+        skip_unreadable: pass over files that are not readable images (listed in ``Analysis.skipped``)
+            instead of stopping.
+        progress: a progress bar over the photos.
+        min_confidence: faces the detector is less sure of are left out.
+    Returns:
+        An ``Analysis``.
+    Raises:
+        InputError: a missing path, or an unreadable file without ``skip_unreadable``.
+    """
+    from fer_utils import evaluate, saliency
+
+    given = [item for item in inputs if isinstance(item, photos.Photo)]
+    listed = photos.photo_paths([item for item in inputs if not isinstance(item, photos.Photo)]) \
+        if len(given) < len(inputs) else []
+    read, skipped, no_face, rows, crops = list(given), [], [], [], []
+    for path in tqdm(listed, desc="reading photos", unit="photo", disable=not progress or len(listed) < 2):
+        try:
+            read.append(photos.read(path))
+        except errors.InputError as error:
+            if not skip_unreadable:
+                raise
+            skipped.append((path, str(error).split(": ", 1)[1]))
+    for photo in tqdm(read, desc="finding faces", unit="photo", disable=not progress or len(read) < 2):
+        found = detect.find_faces(photo.pixels, min_confidence=min_confidence)
+        if not found:
+            no_face.append(photo.path)
+        for number, face in enumerate(found, start=1):
+            crops.append(align.aligned_face(photo.pixels, *face.eyes))
+            rows.append([str(photo.path), number, *face.box, face.confidence,
+                         *(value for name in detect.LANDMARKS for value in face.landmarks[name])])
+    crops = np.asarray(crops, np.uint8).reshape(-1, 48, 48)
+    if len(crops):
+        probabilities = evaluate.predict_probabilities(model, crops[..., None], tta=tta)
+        cams = saliency.grad_cam(model, crops[..., None], target=probabilities.argmax(axis=1))
+    else:
+        probabilities, cams = np.zeros((0, len(CLASS_NAMES)), np.float32), np.zeros((0, 48, 48), np.float32)
+    table = pd.DataFrame(rows, columns=columns()[: 2 + len(BOX_COLUMNS) + 1 + len(LANDMARK_COLUMNS)])
+    for index, name in enumerate(CLASS_NAMES):
+        table[name] = probabilities[:, index].round(4)
+    table["label"] = [CLASS_NAMES[index] for index in probabilities.argmax(axis=1)] if len(crops) else []
+    return Analysis(table=table, crops=crops, probabilities=probabilities, grad_cam=np.asarray(cams), photos=read,
+                    no_face=no_face, skipped=skipped)
+
+
+def face_label(row):
+    """The text over a face's box: its number, label and probability, e.g. "1 happy 0.83"."""
+    return f"{row['face']} {row['label']} {row[row['label']]:.2f}"
+
+
+def summary_lines(analysis):
+    """One line per photo, as ``fer-workbook faces`` prints them (no face, or each face's label), then the skipped."""
+    lines = []
+    for photo in analysis.photos:
+        rows = analysis.faces_of(photo)
+        if rows.empty:
+            lines.append(f"{photo.path.name}: no face found")
+        else:
+            found = ", ".join(f"face {row['face']} {row['label']} {row[row['label']]:.2f}" for _, row in rows.iterrows())
+            lines.append(f"{photo.path.name}: {len(rows)} face{'s' if len(rows) > 1 else ''}: {found}")
+    lines += [f"{path}: skipped, {reason}" for path, reason in analysis.skipped]
+    return lines
+
+
+def _stems(analysis):
+    """A file-name stem per photo, unique within the output (photos of the same name get their index)."""
+    names = [photo.path.stem for photo in analysis.photos]
+    return [name if names.count(name) == 1 else f"{index + 1:02d}-{name}" for index, name in enumerate(names)]
+
+
+def check_out(out):
+    """The output folder as an absolute Path: new, empty, or an earlier ``faces`` output (it holds ``CSV_NAME``).
+
+    Raises:
+        InputError: ``out`` is a file, or a folder with other contents (``write`` replaces the folder whole, so
+            it never takes a folder it did not make).
+    """
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise errors.InputError(f"{out}: --out is a file; give a folder for the annotated photos and {CSV_NAME}")
+    if out.is_dir() and any(out.iterdir()) and not (out / CSV_NAME).exists():
+        raise errors.InputError(f"{out}: --out is a folder with other contents and no {CSV_NAME}; `faces` replaces "
+                                "its output folder whole, so give a new or empty folder")
+    return out
+
+
+def write(analysis, out):
+    """Write the annotated photos, the per-face figures and ``faces.csv`` into ``out``, replacing it as a unit.
+
+    Files: ``<photo>.faces.png`` (the photo with a box and label on each face; photos without a face are
+    listed in the csv's absence and printed, not drawn), ``<photo>.face<k>.png`` (the aligned crop, its Grad-CAM
+    overlay and the seven probabilities), ``faces.csv`` (``columns()``).
+
+    Args:
+        analysis: from ``analyse``.
+        out: the output folder (``check_out``).
+    Returns:
+        The paths written, in ``out``.
+    """
+    import matplotlib.pyplot as plt
+
+    from fer_utils import plots
+
+    out = check_out(out)
+    names = []
+    with atomic.Staging(out.parent, out.name) as stage:
+        staged = stage.path / out.name
+        staged.mkdir()
+        for photo, stem in zip(analysis.photos, _stems(analysis)):
+            rows = analysis.faces_of(photo)
+            if rows.empty:
+                continue
+            figures = {f"{stem}.faces.png": plots.annotated_photo(
+                photo.pixels, rows[BOX_COLUMNS].to_numpy(), [face_label(row) for _, row in rows.iterrows()])}
+            for index, row in rows.iterrows():
+                figures[f"{stem}.face{row['face']}.png"] = plots.face_cards(
+                    analysis.crops[[index]], {"grad_cam": analysis.grad_cam[[index]]},
+                    analysis.probabilities[[index]], [f"face {row['face']}"])
+            for name, figure in figures.items():
+                with paths.atomic_write(staged / name, "wb") as handle:
+                    handle.write(plots.png(figure))
+                plt.close(figure)
+                names.append(name)
+        with paths.atomic_write(staged / CSV_NAME, "w", newline="") as handle:
+            analysis.table.to_csv(handle, index=False)
+        names.append(CSV_NAME)
+        stage.commit()
+    return [out / name for name in names]
+

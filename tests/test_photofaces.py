@@ -1,0 +1,98 @@
+"""Your own faces: a real photo through detection, alignment, a synthetic-trained model, Grad-CAM and the files."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fer_utils import CLASS_NAMES, cli, config, errors, photofaces, synth, train
+from photographs import astronaut, gradient
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    """A vgg_small run trained for one epoch on 420 synthetic faces (its own runs and cache folders)."""
+    folder = tmp_path_factory.mktemp("synthetic-run")
+    csv = synth.write_csv(folder / "fer2013.csv", n=420, seed=3, progress=False)
+    settings = config.resolve("quick", epochs=1, max_train_rows=0, time_budget=0.0, batch_size=32)
+    return train.train(settings, csv, runs_dir=folder / "runs", progress=False)
+
+
+@pytest.fixture()
+def photo_folder(tmp_path):
+    """astronaut.png, a face-free gradient and an unreadable .jpg in one folder."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(astronaut()).save(folder / "astronaut.png")
+    Image.fromarray(gradient()).save(folder / "gradient.png")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    return folder
+
+
+def test_a_portrait_gives_one_face_with_seven_probabilities_that_sum_to_one(synthetic_run, photo_folder):
+    analysis = photofaces.analyse([photo_folder / "astronaut.png"], synthetic_run.load_model(), tta="flip",
+                                  progress=False)
+    assert list(analysis.table.columns) == photofaces.columns() and len(analysis.table) == 1
+    row = analysis.table.iloc[0]
+    assert row["face"] == 1 and row["label"] in CLASS_NAMES
+    np.testing.assert_allclose(analysis.probabilities.sum(axis=1), 1.0, atol=1e-5)  # no claim on which expression
+    assert row["label"] == CLASS_NAMES[int(analysis.probabilities[0].argmax())]
+    assert analysis.crops.shape == (1, 48, 48) and analysis.grad_cam.shape == (1, 48, 48)
+    assert (analysis.grad_cam >= 0).all() and analysis.grad_cam.max() > 0
+
+
+def test_no_face_and_unreadable_files_are_reported_and_the_others_go_on(synthetic_run, photo_folder):
+    model = synthetic_run.load_model()
+    with pytest.raises(errors.InputError, match=r"broken\.jpg: not a readable image"):
+        photofaces.analyse([photo_folder], model, progress=False)
+    analysis = photofaces.analyse([photo_folder], model, skip_unreadable=True, progress=False)
+    assert [path.name for path in analysis.no_face] == ["gradient.png"]
+    assert [path.name for path, _ in analysis.skipped] == ["broken.jpg"]
+    lines = photofaces.summary_lines(analysis)
+    assert "gradient.png: no face found" in lines and any(line.startswith("astronaut.png: 1 face: face 1 ")
+                                                         for line in lines)
+    assert lines[-1].startswith(f"{photo_folder / 'broken.jpg'}: skipped, ")
+
+
+def test_faces_command_writes_the_annotated_photo_the_face_figure_and_the_csv(synthetic_run, photo_folder, tmp_path,
+                                                                               capsys):
+    out = tmp_path / "out"
+    assert cli.main(["--quiet", "faces", str(photo_folder), "--run", str(synthetic_run.directory), "--out", str(out),
+                     "--skip-unreadable"]) == 0
+    printed = capsys.readouterr().out
+    assert "gradient.png: no face found" in printed and "wrote 1 face(s) of 2 photo(s)" in printed
+    assert sorted(path.name for path in out.iterdir()) == ["astronaut.face1.png", "astronaut.faces.png", "faces.csv"]
+    table = pd.read_csv(out / "faces.csv")
+    assert list(table.columns) == photofaces.columns() and len(table) == 1
+    assert table.loc[0, "photo"].endswith("astronaut.png")
+    np.testing.assert_allclose(table.loc[0, list(CLASS_NAMES)].sum(), 1.0, atol=1e-3)
+    with Image.open(out / "astronaut.faces.png") as annotated:
+        assert annotated.width > 500  # the whole photo, drawn at print resolution
+    # a second run replaces the folder whole: nothing of the first is left
+    Image.fromarray(astronaut()).save(tmp_path / "only.png")
+    assert cli.main(["--quiet", "faces", str(tmp_path / "only.png"), "--run", str(synthetic_run.directory),
+                     "--out", str(out)]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["faces.csv", "only.face1.png", "only.faces.png"]
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".out.staging")]
+
+
+def test_an_output_folder_of_other_files_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    with pytest.raises(errors.InputError, match="other contents and no faces.csv"):
+        photofaces.check_out(out)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(errors.InputError, match="is a file"):
+        photofaces.check_out(tmp_path / "file")
+    assert photofaces.check_out(tmp_path / "new") == tmp_path / "new"
+
+
+def test_photos_of_the_same_name_get_distinct_files():
+    analysis = photofaces.Analysis(table=pd.DataFrame(columns=photofaces.columns()), crops=np.zeros((0, 48, 48)),
+                                   probabilities=np.zeros((0, 7)), grad_cam=np.zeros((0, 48, 48)), no_face=[],
+                                   skipped=[], photos=[type("P", (), {"path": path})() for path in
+                                                       (Path("a/me.jpg"), Path("b/me.jpg"), Path("b/you.jpg"))])
+    assert photofaces._stems(analysis) == ["01-me", "02-me", "you"]
