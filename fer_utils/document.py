@@ -31,6 +31,8 @@ REFERENCES = (
      "black-box models (deletion metric). BMVC 2018. arXiv:1806.07421"),
     ("Olah et al. 2017", "C. Olah, A. Mordvintsev, L. Schubert. Feature visualization. Distill, 2017. "
      "doi:10.23915/distill.00007"),
+    ("Zhang et al. 2016", "K. Zhang, Z. Zhang, Z. Li, Y. Qiao. Joint face detection and alignment using multitask "
+     "cascaded convolutional networks (MTCNN). IEEE Signal Processing Letters, 2016. arXiv:1604.02878"),
 )
 REPORT_TITLE = "Facial expression recognition on FER2013 — course report (ML2017 HW3)"
 REPORT_TITLE_ZH = "FER2013 臉部表情辨識 — 作業報告"

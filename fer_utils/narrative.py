@@ -1025,3 +1025,43 @@ def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=(
             ("資料 Data", data), ("設定 Settings", f"profile {profile}, seed {seed}"
                                                      + (f", trained in {precision}" if precision else "")),
             ("執行時間 Wall time", _wall_time(wall_seconds, training))]
+
+
+#: The face parts of notebook 06's sentences.
+PART_ZH = {"brows": "眉毛", "eyes": "眼睛", "nose": "鼻子", "mouth": "嘴巴"}
+
+
+def your_faces(summaries, no_face=(), synthetic=False, shown=None, lang="en"):
+    """One sentence per face of notebook 06 (``photofaces.face_summaries``): the label, the runner-up and where its
+    Grad-CAM is densest; then the photos without a face, how many faces the figure shows (``shown``, when fewer
+    than all), and on synthetic training what the labels are worth."""
+    zh = _language(lang) == "zh"
+    sentences = []
+    if shown is not None and shown < len(summaries):
+        sentences.append(f"圖中列出 {len(summaries)} 張臉中的前 {shown} 張。" if zh
+                         else f"The figure shows the first {shown} of the {len(summaries)} faces.")
+    for face in summaries:
+        where = ""
+        if face["part"]:
+            where = (f"Grad-CAM 每個像素最集中在{PART_ZH[face['part']]}（{face['part_share']:.0%} 的 map，是平均分配的 "
+                     f"{face['part_density']:.1f} 倍）" if zh else
+                     f"its Grad-CAM is densest on the {face['part']} ({face['part_share']:.0%} of the map, "
+                     f"{face['part_density']:.1f} times an even spread per pixel)")
+        if zh:
+            sentences.append(f"{face['photo']} 的第 {face['face']} 張臉：模型判為{class_name(face['label'], lang)}，機率 "
+                             f"{face['probability']:.0%}，其次是{class_name(face['runner_up'], lang)}，"
+                             f"{face['runner_up_probability']:.0%}" + (f"；{where}。" if where else "。"))
+        else:
+            sentences.append(f"{face['photo']}, face {face['face']}: the model reads {class_name(face['label'])} "
+                             f"({face['probability']:.0%}), then {class_name(face['runner_up'])} "
+                             f"({face['runner_up_probability']:.0%})" + (f"; {where}." if where else "."))
+    if no_face:
+        names = _series([str(name) for name in no_face], lang)
+        sentences.append(f"{names} 裡沒有找到臉。" if zh else f"No face was found in {names}.")
+    if not summaries and not no_face:
+        sentences.append("沒有照片。" if zh else "No photo was given.")
+    sentences.append(_synthetic_note(
+        synthetic, "這個 CNN 只看過合成的臉，所以它對真實照片的判斷不代表照片中人的表情，只示範整個流程。",
+        "This CNN has seen only synthetic faces, so its reading of a real photo says nothing about the person's "
+        "expression; it shows the pipeline.", lang))
+    return _join(lang, *sentences)

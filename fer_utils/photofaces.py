@@ -110,6 +110,12 @@ def face_label(row):
     return f"{row['face']} {row['label']} {row[row['label']]:.2f}"
 
 
+def drawn(analysis, photo):
+    """(pixels, boxes, labels) of one photo for ``plots.annotated_photo``."""
+    rows = analysis.faces_of(photo)
+    return photo.pixels, rows[BOX_COLUMNS].to_numpy(), [face_label(row) for _, row in rows.iterrows()]
+
+
 def summary_lines(analysis):
     """One line per photo, as ``fer-workbook faces`` prints them (no face, or each face's label), then the skipped."""
     lines = []
@@ -172,8 +178,7 @@ def write(analysis, out):
             rows = analysis.faces_of(photo)
             if rows.empty:
                 continue
-            figures = {f"{stem}.faces.png": plots.annotated_photo(
-                photo.pixels, rows[BOX_COLUMNS].to_numpy(), [face_label(row) for _, row in rows.iterrows()])}
+            figures = {f"{stem}.faces.png": plots.annotated_photo(*drawn(analysis, photo))}
             for index, row in rows.iterrows():
                 figures[f"{stem}.face{row['face']}.png"] = plots.face_cards(
                     analysis.crops[[index]], {"grad_cam": analysis.grad_cam[[index]]},
@@ -189,3 +194,69 @@ def write(analysis, out):
         stage.commit()
     return [out / name for name in names]
 
+
+
+#: The face parts a face's Grad-CAM is weighed over (``faces.FER2013_REGIONS``: the aligned crops are FER2013-framed).
+PARTS = ("brows", "eyes", "nose", "mouth")
+
+
+def default_photos():
+    """The photo used when none is given: NASA's portrait of astronaut Eileen Collins (public domain), which ships
+    inside scikit-image (``skimage.data.astronaut``), as a one-item list of ``photos.Photo``."""
+    from skimage import data
+
+    return [photos.read(Path(data.__file__).parent / "astronaut.png")]
+
+
+def notebook_inputs(text):
+    """Notebook 06's ``photos`` parameter: files and folders separated by ";", or "" for ``default_photos``."""
+    given = [part.strip() for part in str(text).split(";") if part.strip()]
+    return given or default_photos()
+
+
+def face_summaries(analysis):
+    """What each face's sentence says: {photo, face, label, probability, runner_up, runner_up_probability, part,
+    part_share, part_density}.
+
+    ``part`` is the face part (``PARTS``, boxes of ``faces.FER2013_REGIONS``) where the face's Grad-CAM map is
+    densest: its share of the map divided by the part's share of the 48x48 frame (1 = an even spread).
+    """
+    from fer_utils import faces, saliency
+
+    regions = {name: faces.FER2013_REGIONS[name] for name in PARTS}
+    shares = saliency.region_share(analysis.grad_cam, regions)  # (N, 4)
+    areas = np.array([(row1 - row0) * (col1 - col0) for row0, row1, col0, col1 in regions.values()]) / 48 ** 2
+    summaries = []
+    for index, row in analysis.table.iterrows():
+        order = np.argsort(-analysis.probabilities[index])
+        density = shares.iloc[index].to_numpy() / areas
+        part = int(np.nanargmax(density)) if np.isfinite(density).any() else None
+        summaries.append({
+            "photo": Path(row["photo"]).name, "face": int(row["face"]), "label": CLASS_NAMES[order[0]],
+            "probability": float(analysis.probabilities[index, order[0]]), "runner_up": CLASS_NAMES[order[1]],
+            "runner_up_probability": float(analysis.probabilities[index, order[1]]),
+            "part": PARTS[part] if part is not None else "",
+            "part_share": float(shares.iloc[index, part]) if part is not None else float("nan"),
+            "part_density": float(density[part]) if part is not None else float("nan")})
+    return summaries
+
+
+def shown(analysis, limit):
+    """The rows of the first ``limit`` faces (in the table's order), as an index array for the figures."""
+    return np.arange(min(limit, len(analysis.table)))
+
+
+def explained(model, analysis, rows, smoothgrad_samples=50, seed=0):
+    """{"grad_cam", "smoothgrad"}: each method's (len(rows), 48, 48) maps of the predicted class for the faces
+    ``rows`` (SmoothGrad as Q4 computes it)."""
+    from fer_utils import saliency
+
+    crops, targets = analysis.crops[rows][..., None], analysis.probabilities[rows].argmax(axis=1)
+    smooth = (saliency.smoothgrad(model, crops, target=targets, samples=smoothgrad_samples, seed=seed) if len(rows)
+              else np.zeros((0, 48, 48), np.float32))
+    return {"grad_cam": analysis.grad_cam[rows], "smoothgrad": smooth}
+
+
+def face_titles(analysis, rows):
+    """Row labels of the face figure: "<photo>\nface k"."""
+    return [f"{Path(analysis.table.loc[row, 'photo']).stem[:12]}\nface {analysis.table.loc[row, 'face']}" for row in rows]

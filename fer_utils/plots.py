@@ -341,6 +341,20 @@ def regions_on_face(mean_face, regions, title=""):
     return figure
 
 
+def _draw_photo(axis, pixels, boxes, labels, width):
+    """A photo on ``axis`` with a yellow box and a label over each face (``width``: the panel's inches)."""
+    from matplotlib.patches import Rectangle
+
+    height = np.asarray(pixels).shape[0]
+    axis.imshow(pixels)
+    for (x, y, box_width, box_height), label in zip(boxes, labels):
+        axis.add_patch(Rectangle((x - 0.5, y - 0.5), box_width, box_height, fill=False, edgecolor="#ffd400",
+                                 linewidth=max(1.0, width / 2.8)))
+        axis.text(x - 0.5, y - 0.5 - 0.01 * height, label, fontsize=LABEL_PT, color="black", va="bottom",
+                  bbox={"facecolor": "#ffd400", "edgecolor": "none", "pad": 1.5})
+    axis.axis("off")
+
+
 @_drawn("annotated_photo")
 def annotated_photo(pixels, boxes, labels, width=WIDTH_IN * 0.6):
     """A photo with a box and a label on each face found in it.
@@ -353,19 +367,32 @@ def annotated_photo(pixels, boxes, labels, width=WIDTH_IN * 0.6):
     Returns:
         The matplotlib Figure.
     """
-    from matplotlib.patches import Rectangle
-
     height, photo_width = np.asarray(pixels).shape[:2]
     figure, axis = _subplots(width, width * height / photo_width)
     figure.get_layout_engine().set(w_pad=0, h_pad=0, wspace=0, hspace=0)
-    axis.imshow(pixels)
-    line = max(1.0, 1.5 * width / 4.2)
-    for (x, y, box_width, box_height), label in zip(boxes, labels):
-        axis.add_patch(Rectangle((x - 0.5, y - 0.5), box_width, box_height, fill=False, edgecolor="#ffd400",
-                                 linewidth=line))
-        axis.text(x - 0.5, y - 0.5 - 0.01 * height, label, fontsize=LABEL_PT, color="black", va="bottom",
-                  bbox={"facecolor": "#ffd400", "edgecolor": "none", "pad": 1.5})
-    axis.axis("off")
+    _draw_photo(axis, pixels, boxes, labels, width)
+    return figure
+
+
+@_drawn("annotated_photos")
+def annotated_photos(photos, panel=3.4, columns=2):
+    """Several annotated photos side by side, ``columns`` per row, each ``panel`` inches wide.
+
+    Args:
+        photos: (pixels, boxes, labels) per photo, as for ``annotated_photo``; titled by nothing (the caption
+            and the labels say what they are).
+    Returns:
+        The matplotlib Figure (at most ``panel * columns`` wide).
+    """
+    columns = max(1, min(columns, len(photos)))
+    rows = int(np.ceil(len(photos) / columns))
+    aspect = max(np.asarray(pixels).shape[0] / np.asarray(pixels).shape[1] for pixels, _, _ in photos)
+    figure, axes = _subplots(panel * columns, panel * aspect * rows, rows, columns, squeeze=False)
+    figure.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, (pixels, boxes, labels) in zip(axes.flat, photos):
+        _draw_photo(axis, pixels, boxes, labels, panel)
     return figure
 
 
@@ -382,6 +409,11 @@ def face_cards(crops, maps_by_method, probabilities, titles):
         The matplotlib Figure (``WIDTH_IN`` wide, 1.25 in per face).
     """
     crops, probabilities = np.asarray(crops), np.asarray(probabilities)
+    if not len(crops):
+        figure, axis = _subplots(WIDTH_IN * 0.5, 0.4)
+        axis.text(0.5, 0.5, "no face found in the photos", ha="center", va="center", fontsize=LABEL_PT)
+        axis.axis("off")
+        return figure
     methods = list(maps_by_method)
     panel = 1.15
     figure, axes = _subplots(WIDTH_IN, 1.25 * len(crops) + 0.15, len(crops), 2 + len(methods), squeeze=False,

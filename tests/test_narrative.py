@@ -19,7 +19,8 @@ def _metrics(accuracy, n=100, recall=None):
 
 def test_training_recipe_names_the_profile_settings():
     text = narrative.training_recipe(config.resolve("cpu"))
-    assert "Profile `cpu`" in text and "batch 128" in text and "60-minute budget" in text
+    budget = config.resolve("cpu").time_budget
+    assert "Profile `cpu`" in text and "batch 128" in text and f"{budget:g}-minute budget" in text
     assert "random erasing of 25% of the faces" in text and "ten crops" in text
     assert "rotations up to 14.4°" in text and "shifts up to 10%" in text
     assert "SWA" not in text
@@ -420,6 +421,10 @@ def _explanations():
     pictures = _pictures()
     return {
         "class_name": (narrative.class_name, ("fear",), {}),
+        "your_faces": (narrative.your_faces, ([{"photo": "me2.jpg", "face": 2, "label": "happy", "probability": 0.83,
+                                                 "runner_up": "surprise", "runner_up_probability": 0.09,
+                                                 "part": "mouth", "part_share": 0.31, "part_density": 2.4}] * 3,
+                                               ["wall.png"], True), {"shown": 2}),
         "origin": (narrative.origin, ({"kind": "synthetic", "seed": 3, "rows": 35887},), {}),
         "split_title": (narrative.split_title, ("PrivateTest",), {}),
         "split_name": (narrative.split_name, ("val",), {}),
@@ -483,7 +488,7 @@ def test_the_regions_sentence_follows_the_data():
 
 
 def test_q2_says_only_how_the_dnns_recipe_differs_from_the_cnns():
-    cnn = config.resolve("cpu")
+    cnn = config.resolve("cpu", time_budget=60.0)
     dnn = dataclasses.replace(cnn, model="dnn", match="vgg_fast", time_budget=5.0)
     assert narrative.recipe_changes(cnn, dnn) == "The recipe is the CNN's of Q1, with a time budget of 5 min instead of 60 min."
     assert narrative.recipe_changes(cnn, dnn, "zh") == "訓練方法和 Q1 的 CNN 相同，只有時間預算從 60 分鐘改成 5 分鐘。"

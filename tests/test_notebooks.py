@@ -15,8 +15,9 @@ CHAPTERS = report.notebooks()
 STUDENT_MODEL = "student-model"
 
 
-def test_five_chapters_named_in_order():
-    assert [path.name[:2] for path in CHAPTERS] == ["01", "02", "03", "04", "05"]
+def test_five_chapters_then_the_appendix_named_in_order():
+    assert [path.name[:2] for path in CHAPTERS] == ["01", "02", "03", "04", "05", "06"]
+    assert CHAPTERS[-1].name == "06-your-faces.ipynb"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.name)
@@ -25,11 +26,15 @@ def test_header_has_a_bilingual_title_and_the_question(path):
     first = notebook.cells[0]
     assert first.cell_type == "markdown"
     number = int(path.name[:2])
-    question = QUESTIONS[number - 1]
     lines = first.source.splitlines()
-    assert re.fullmatch(rf"# Q{number} · [^/]*[\u4e00-\u9fff][^/]* / [A-Za-z].+", lines[0]), \
-        f"issue 22: a bilingual title, Chinese then English: {lines[0]}"
-    assert question.zh in first.source and question.en in first.source
+    if number <= len(QUESTIONS):
+        question = QUESTIONS[number - 1]
+        assert re.fullmatch(rf"# Q{number} · [^/]*[\u4e00-\u9fff][^/]* / [A-Za-z].+", lines[0]), \
+            f"issue 22: a bilingual title, Chinese then English: {lines[0]}"
+        assert question.zh in first.source and question.en in first.source
+    else:  # issue 25: the appendix, beyond the course's questions, says what it does in both languages
+        assert re.fullmatch(r"# 附錄 · [^/]*[\u4e00-\u9fff][^/]* / Appendix · [A-Za-z].+", lines[0]), lines[0]
+        assert "**附錄.**" in first.source and "**Appendix.**" in first.source
     assert [cell.metadata.get("tags", []) for cell in notebook.cells[-2:]] == [
         ["student-explanation"], ["computed-explanation"]], "the notebook closes with the student's 說明, then the computed one"
     assert notebook.cells[-3].source.startswith("## 說明 / Explanation"), "the 說明 heading opens the explanation"

@@ -112,9 +112,9 @@ def test_run_and_render_the_whole_workbook(tmp_path, capsys):
     from pypdf import PdfReader
 
     executed = report.run({}, out_dir=tmp_path / "executed", progress=False)
-    assert [path.name[:2] for path in executed] == ["01", "02", "03", "04", "05"]
+    assert [path.name[:2] for path in executed] == ["01", "02", "03", "04", "05", "06"]
     printed = capsys.readouterr().err
-    assert all(f"[{index}/5] {path.name} done in " in printed for index, path in enumerate(executed, start=1))
+    assert all(f"[{index}/6] {path.name} done in " in printed for index, path in enumerate(executed, start=1))
     chapters = report.read_workbook(tmp_path / "executed")
     records = [record for chapter in chapters for record in chapter.records("run")]
     assert all(chapter.records("run") for chapter in chapters), "every chapter records the run it analysed"
@@ -147,13 +147,18 @@ def _assert_handed_in_report(reader, html_path, pdf_path, synthetic=True):
     and its layout check finds nothing: figure text >= 7 pt on paper, captions beside their figures and tables."""
     import unicodedata
 
-    text = "\n".join(page.extract_text() or "" for page in reader.pages)
-    flat = unicodedata.normalize("NFKC", text).replace("\n", "").replace(" ", "")  # CJK radicals (⼀) to 一
-    assert len(reader.pages) <= 12, f"{len(reader.pages)} pages"
+    pages = [unicodedata.normalize("NFKC", page.extract_text() or "").replace("\n", "").replace(" ", "")
+             for page in reader.pages]  # NFKC: CJK radicals (⼀) to 一
+    flat = "".join(pages)
+    appendix = [index for index, page in enumerate(pages) if "附錄·你自己的臉/Appendix·Yourownfaces" in page]
+    questions = appendix[0] if appendix else len(pages)  # the pages of Q1-Q5 (and the first page)
+    assert questions <= 12, f"Q1-Q5 take {questions} pages"
+    assert len(pages) - questions <= 1, f"the appendix (issue 25) takes {len(pages) - questions} pages, not one"
+    answers = 5 + len(appendix)
     assert reader.metadata.title == report.REPORT_TITLE and reader.metadata.subject
     titles = [item.title for item in reader.outline if not isinstance(item, list)]
     assert len(titles) >= 5 and all(any(title.startswith(f"Q{n} ·") for title in titles) for n in range(1, 6)), titles
-    assert flat.count("說明/Explanation") == 5 and flat.count("答/Answer") == 5
+    assert flat.count("說明/Explanation") == answers and flat.count("答/Answer") == answers
     for marker in ("準確率", "Test accuracy" if synthetic else "validation", "最常被搞混的是", "saliency 落在", "filter"):
         assert marker.replace(" ", "") in flat, marker
     assert "圖1/Figure1." in flat and "表1/Table1." in flat and "圖10/Figure10." in flat
@@ -211,6 +216,20 @@ def test_tags_choose_what_the_report_shows_and_captions_are_numbered(tmp_path):
     # the first page quotes what the notebooks glued, and says validation stands in for the test splits
     assert "40.0%" in text and "1,234" in text and "21,100,035" in text and "validation stands in" in text
     assert "<title>Facial expression recognition" in text
+
+
+def test_the_appendix_prints_after_the_questions_only_when_it_ran(tmp_path):
+    """Issue 25: 06-your-faces is optional; a workbook without it renders the questions alone."""
+    questions = [_tagged_chapter(tmp_path / f"0{n}-q.ipynb", n) for n in (1, 2)]
+    appendix = _tagged_chapter(tmp_path / "06-your-faces.ipynb", 1)
+    notebook = nbformat.read(str(appendix), as_version=4)
+    notebook.cells[0].source = "# 附錄 · 你自己的臉 / Appendix · Your own faces\n\n**附錄.** 照片 **Appendix.** Photos."
+    nbformat.write(notebook, str(appendix))
+    without = report.to_html(questions)
+    assert "Appendix" not in without and 'id="q6"' not in without
+    with_appendix = report.to_html([*questions, appendix])
+    assert 'href="#q6">附錄 · 你自己的臉 / Appendix · Your own faces</a>' in with_appendix
+    assert with_appendix.index('id="q2"') < with_appendix.index('id="q6"') < with_appendix.index('id="references"')
 
 
 def _wide_table_chapter(path, table_html):
