@@ -196,14 +196,16 @@ def record(chapter):
 
 #: Smallest value of each count parameter of the notebooks (a parameter not listed is not a count).
 COUNT_MINIMUMS = {"gallery_size": 1, "smoothgrad_samples": 1, "ig_steps": 1, "faces_per_class": 1,
-                  "check_faces_per_class": 1, "ascent_steps": 1, "top_k": 1, "face_index": 0}
+                  "check_faces_per_class": 1, "ascent_steps": 1, "top_k": 1, "face_index": 0,
+                  "faces_shown": 1}
 
 
 def check_parameters(parameters):
     """Refuse notebook parameters that would only fail inside a notebook, before any notebook runs.
 
     Checks the profile and the settings it resolves to with ``seed`` (``config.resolve``), that ``model`` names
-    a CNN preset, that ``split`` is a split name, and the count parameters (``COUNT_MINIMUMS``).
+    a CNN preset, that ``split`` is a split name, the count parameters (``COUNT_MINIMUMS``) and that the
+    appendix's ``photos`` exist.
 
     Args:
         parameters: {name: typed value} as ``fer-workbook run`` passes them to the notebooks.
@@ -231,6 +233,13 @@ def check_parameters(parameters):
     for name, minimum in COUNT_MINIMUMS.items():
         if name in parameters and parameters[name] < minimum:
             raise errors.InputError(f"--param {name}={parameters[name]}: must be at least {minimum}")
+    if parameters.get("photos"):  # the appendix's photos: a missing one would fail after the hour of Q1
+        from fer_utils import photofaces, photos
+
+        try:
+            photos.photo_paths(photofaces.notebook_inputs(parameters["photos"]))
+        except errors.InputError as error:
+            raise errors.InputError(f"--param photos: {error}") from None
 
 
 def comparison(chapters):

@@ -143,6 +143,8 @@ def test_the_dnn_takes_the_profiles_budget_of_its_own(tiny_workbook, monkeypatch
     ({"seed": -1}, "seed"),
     ({"split": "Testing"}, "split=Testing: choose one of"),
     ({"ig_steps": 0}, "ig_steps=0: must be at least 1"),
+    ({"photos": "nosuch.jpg;other.png"}, "photos: nosuch.jpg: no such file or folder"),
+    ({"faces_shown": 0}, "faces_shown=0: must be at least 1"),
 ])
 def test_bad_notebook_parameters_are_refused_before_any_notebook_runs(parameters, message, monkeypatch, capsys):
     """Before issue 20 an unknown model failed inside notebook 1 (exit 1), after overwriting its executed copy."""
