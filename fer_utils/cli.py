@@ -87,9 +87,12 @@ def cmd_predict(args):
 
 
 def cmd_faces(args):
-    from fer_utils import photofaces, runs
+    from fer_utils import photofaces, photos, runs
 
-    out = photofaces.check_out(args.out)  # before the detector and the model load
+    out = photofaces.check_out(args.out)  # the arguments first, before the detector and the model load
+    photos.photo_paths(args.photos)
+    if not 0 <= args.min_confidence <= 1:
+        raise errors.InputError(f"--min-confidence {args.min_confidence}: must be in [0, 1]")
     run = runs.load_run(args.run)
     tta = args.tta or run.tta
     analysis = photofaces.analyse(args.photos, run.load_model(), tta=tta, skip_unreadable=args.skip_unreadable,
@@ -238,16 +241,18 @@ def build_parser():
 
     faces = commands.add_parser("faces", help="find, align, classify and explain the faces in ordinary photos",
                                 description="Find every face in photos (MTCNN), frame it as FER2013, predict with a "
-                                            "run's test-time augmentation, and write per photo an annotated copy, per "
-                                            "face the aligned crop with its Grad-CAM overlay and probabilities, and "
-                                            "faces.csv (photo, face, box, landmarks, the seven probabilities, label).")
+                                            "run's test-time augmentation, and write for each photo with a face an "
+                                            "annotated copy, per face the aligned crop with its Grad-CAM overlay and "
+                                            "probabilities, and faces.csv (photo, face, box, landmarks, the seven "
+                                            "probabilities, label, figure file).")
     faces.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files (JPEG, PNG) or folders of them")
     faces.add_argument("--run", required=True, help="run directory printed by `fer-workbook train`")
     faces.add_argument("--out", default=str(paths.REPORT_DIR / "faces"),
                        help="output folder, replaced whole (default report/faces)")
     faces.add_argument("--tta", choices=config_module.TTA_MODES, help="test-time augmentation (default: the run's)")
     faces.add_argument("--min-confidence", type=float, default=_default(photofaces_module.analyse, "min_confidence"),
-                       help="leave out faces the detector is less sure of (default %(default)s)")
+                       help="leave out faces the detector is less sure of, 0 to 1 (default %(default)s; MTCNN's own "
+                            "last stage already drops those under 0.8)")
     faces.add_argument("--skip-unreadable", action="store_true",
                        help="skip files that are not readable images, listing them, instead of stopping")
     faces.set_defaults(handler=cmd_faces)

@@ -29,6 +29,14 @@ class TrainingDiverged(InputError):
     """
 
 
+class UnreadablePhoto(InputError):
+    """A file of ``fer-workbook faces`` that is not a readable image; ``reason`` says why (for the skipped list)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: not a readable image ({reason}); remove it or pass --skip-unreadable")
+        self.path, self.reason = path, reason
+
+
 class DataError(InputError):
     """Unusable input data; the message names the file and line (or the image) and what was expected.
 

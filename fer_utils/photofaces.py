@@ -7,6 +7,7 @@ probabilities, and one ``faces.csv`` into the output folder, replaced as one uni
 """
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from fer_utils import CLASS_NAMES, align, atomic, detect, errors, paths, photos
 #: The table ``write`` saves as ``CSV_NAME``: one row per face.
 CSV_NAME = "faces.csv"
 BOX_COLUMNS = ["box_x", "box_y", "box_width", "box_height"]
+#: The file ``write`` saves each face's figure in (a column of the csv).
+FIGURE_COLUMN = "figure"
 LANDMARK_COLUMNS = [f"{name}_{axis}" for name in detect.LANDMARKS for axis in ("x", "y")]
 
 
@@ -26,8 +29,8 @@ class Analysis:
     """What ``analyse`` found.
 
     Attributes:
-        table: one row per face: photo, face (1, 2, ... left to right), box, confidence, landmarks, the seven
-            probabilities and the label (columns ``columns()``).
+        table: one row per face: photo, face (1, 2, ... in reading order), box, confidence, landmarks, the seven
+            probabilities, the label and the file ``write`` draws it in (columns ``columns()``).
         crops: (N, 48, 48) uint8 aligned faces, in the table's order.
         probabilities: (N, 7) float32.
         grad_cam: (N, 48, 48) Grad-CAM maps of the predicted class.
@@ -51,7 +54,7 @@ class Analysis:
 
 def columns():
     """The columns of ``Analysis.table`` and of ``faces.csv``, in order."""
-    return ["photo", "face", *BOX_COLUMNS, "confidence", *LANDMARK_COLUMNS, *CLASS_NAMES, "label"]
+    return ["photo", "face", *BOX_COLUMNS, "confidence", *LANDMARK_COLUMNS, *CLASS_NAMES, "label", FIGURE_COLUMN]
 
 
 def analyse(inputs, model, tta="none", skip_unreadable=False, progress=True, min_confidence=detect.MIN_CONFIDENCE):
@@ -79,16 +82,16 @@ def analyse(inputs, model, tta="none", skip_unreadable=False, progress=True, min
     for path in tqdm(listed, desc="reading photos", unit="photo", disable=not progress or len(listed) < 2):
         try:
             read.append(photos.read(path))
-        except errors.InputError as error:
+        except errors.UnreadablePhoto as error:
             if not skip_unreadable:
                 raise
-            skipped.append((path, str(error).split(": ", 1)[1]))
+            skipped.append((path, error.reason))
     for photo in tqdm(read, desc="finding faces", unit="photo", disable=not progress or len(read) < 2):
         found = detect.find_faces(photo.pixels, min_confidence=min_confidence)
         if not found:
             no_face.append(photo.path)
         for number, face in enumerate(found, start=1):
-            crops.append(align.aligned_face(photo.pixels, *face.eyes))
+            crops.append(align.aligned_face(photo.pixels, *face.eyes, face.mouth))
             rows.append([str(photo.path), number, *face.box, face.confidence,
                          *(value for name in detect.LANDMARKS for value in face.landmarks[name])])
     crops = np.asarray(crops, np.uint8).reshape(-1, 48, 48)
@@ -101,6 +104,8 @@ def analyse(inputs, model, tta="none", skip_unreadable=False, progress=True, min
     for index, name in enumerate(CLASS_NAMES):
         table[name] = probabilities[:, index].round(4)
     table["label"] = [CLASS_NAMES[index] for index in probabilities.argmax(axis=1)] if len(crops) else []
+    stems = dict(zip(map(str, (photo.path for photo in read)), _stems([photo.path for photo in read])))
+    table[FIGURE_COLUMN] = [f"{stems[photo]}.face{face}.png" for photo, face in zip(table["photo"], table["face"])]
     return Analysis(table=table, crops=crops, probabilities=probabilities, grad_cam=np.asarray(cams), photos=read,
                     no_face=no_face, skipped=skipped)
 
@@ -130,34 +135,53 @@ def summary_lines(analysis):
     return lines
 
 
-def _stems(analysis):
-    """A file-name stem per photo, unique within the output (photos of the same name get their index)."""
-    names = [photo.path.stem for photo in analysis.photos]
-    return [name if names.count(name) == 1 else f"{index + 1:02d}-{name}" for index, name in enumerate(names)]
+def _stems(paths_):
+    """A file-name stem per photo path, unique within the output even on a case-insensitive disk: the photo's own
+    stem, or for a later photo of the same stem the stem with its folder's name, then a number, added."""
+    taken, stems = set(), []
+    for path in paths_:
+        candidates = [path.stem, f"{path.stem}-{path.parent.name}"]
+        candidates += [f"{path.stem}-{number}" for number in range(2, len(paths_) + 2)]
+        stem = next(candidate for candidate in candidates if candidate.lower() not in taken)
+        taken.add(stem.lower())
+        stems.append(stem)
+    return stems
 
 
 def check_out(out):
-    """The output folder as an absolute Path: new, empty, or an earlier ``faces`` output (it holds ``CSV_NAME``).
+    """The output folder as an absolute Path (symbolic links resolved): new, empty, or an earlier ``faces`` output.
+
+    An earlier output holds only PNG files and a ``CSV_NAME`` whose header is ``columns()``: ``write`` replaces the
+    folder whole, so it never takes a folder it did not make.
 
     Raises:
-        InputError: ``out`` is a file, or a folder with other contents (``write`` replaces the folder whole, so
-            it never takes a folder it did not make).
+        InputError: ``out`` is a file, a folder with other contents, or in a folder that cannot be written.
     """
-    out = Path(out).expanduser().absolute()
+    out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise errors.InputError(f"{out}: --out is a file; give a folder for the annotated photos and {CSV_NAME}")
-    if out.is_dir() and any(out.iterdir()) and not (out / CSV_NAME).exists():
-        raise errors.InputError(f"{out}: --out is a folder with other contents and no {CSV_NAME}; `faces` replaces "
-                                "its output folder whole, so give a new or empty folder")
+    if out.is_dir():
+        entries = list(out.iterdir())
+        ours = (out / CSV_NAME).is_file() and all(entry.is_file() and (entry.name == CSV_NAME or entry.suffix == ".png")
+                                                for entry in entries)
+        if ours:
+            with open(out / CSV_NAME, encoding="utf-8") as handle:
+                ours = handle.readline().strip() == ",".join(columns())
+        if entries and not ours:
+            raise errors.InputError(f"{out}: --out is a folder with contents that `fer-workbook faces` did not write; "
+                                    "it replaces its output folder whole, so give a new or empty folder")
+    parent = next(folder for folder in out.parents if folder.exists())
+    if not os.access(parent, os.W_OK):
+        raise errors.InputError(f"{out}: --out cannot be written ({parent} is not writable)")
     return out
 
 
 def write(analysis, out):
     """Write the annotated photos, the per-face figures and ``faces.csv`` into ``out``, replacing it as a unit.
 
-    Files: ``<photo>.faces.png`` (the photo with a box and label on each face; photos without a face are
-    listed in the csv's absence and printed, not drawn), ``<photo>.face<k>.png`` (the aligned crop, its Grad-CAM
-    overlay and the seven probabilities), ``faces.csv`` (``columns()``).
+    Files: ``<photo>.faces.png`` (the photo with a box and label on each face; a photo without a face gets no
+    file, ``summary_lines`` names it), ``<photo>.face<k>.png`` (the aligned crop, its Grad-CAM overlay and the
+    seven probabilities; the csv's ``figure`` column), ``faces.csv`` (``columns()``).
 
     Args:
         analysis: from ``analyse``.
@@ -174,16 +198,17 @@ def write(analysis, out):
     with atomic.Staging(out.parent, out.name) as stage:
         staged = stage.path / out.name
         staged.mkdir()
-        for photo, stem in zip(analysis.photos, _stems(analysis)):
+        for photo in analysis.photos:
             rows = analysis.faces_of(photo)
             if rows.empty:
                 continue
-            figures = {f"{stem}.faces.png": plots.annotated_photo(*drawn(analysis, photo))}
-            for index, row in rows.iterrows():
-                figures[f"{stem}.face{row['face']}.png"] = plots.face_cards(
-                    analysis.crops[[index]], {"grad_cam": analysis.grad_cam[[index]]},
-                    analysis.probabilities[[index]], [f"face {row['face']}"])
-            for name, figure in figures.items():
+            stem = rows[FIGURE_COLUMN].iloc[0].rsplit(".face", 1)[0]
+            drawings = [(f"{stem}.faces.png", lambda photo=photo: plots.annotated_photo(*drawn(analysis, photo)))]
+            drawings += [(row[FIGURE_COLUMN], lambda index=index, row=row: plots.face_cards(
+                analysis.crops[[index]], {"grad_cam": analysis.grad_cam[[index]]}, analysis.probabilities[[index]],
+                [f"face {row['face']}"])) for index, row in rows.iterrows()]
+            for name, draw in drawings:  # one figure open at a time
+                figure = draw()
                 with paths.atomic_write(staged / name, "wb") as handle:
                     handle.write(plots.png(figure))
                 plt.close(figure)

@@ -25,7 +25,8 @@ class Photo:
 
 
 def photo_paths(inputs):
-    """The photo files named by ``inputs``: each file as given, each folder's photos (not its subfolders), sorted.
+    """The photo files named by ``inputs``: each file as given, each folder's photos (not its subfolders, not hidden
+    files), sorted.
 
     Args:
         inputs: files and folders (str or Path; relative ones from the cwd, then the project root).
@@ -44,8 +45,8 @@ def photo_paths(inputs):
             raise errors.InputError(f"{given}: no such file or folder (looked in "
                                     f"{', '.join(map(str, paths.candidates(given)))})")
         if path.is_dir():
-            listed = sorted(entry for entry in path.iterdir()
-                            if entry.is_file() and entry.suffix.lower() in PHOTO_SUFFIXES)
+            listed = sorted(entry for entry in path.iterdir() if entry.is_file() and not entry.name.startswith(".")
+                            and entry.suffix.lower() in PHOTO_SUFFIXES)  # hidden: e.g. macOS's ._IMG.JPG
             if not listed:
                 raise errors.InputError(f"{path}: a folder without photos ({', '.join(PHOTO_SUFFIXES)})")
             found.extend(listed)
@@ -62,7 +63,7 @@ def read(path):
     Returns:
         A ``Photo``.
     Raises:
-        InputError: the file is not a readable image (the message names it and why).
+        UnreadablePhoto: the file is not a readable image (the message names it and why).
     """
     path = Path(path)
     try:
@@ -72,5 +73,5 @@ def read(path):
                 image = Image.fromarray(np.clip(np.rint(np.asarray(image, np.float64) / 257), 0, 255).astype(np.uint8))
             pixels = np.asarray(image.convert("RGB"), np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise errors.InputError(f"{path}: not a readable image ({error}); remove it or pass --skip-unreadable") from None
+        raise errors.UnreadablePhoto(path, str(error)) from None
     return Photo(path=path, pixels=pixels)

@@ -25,6 +25,8 @@ from fer_utils import CLASS_NAMES, layout, narrative
 DPI = 200
 #: Width of a full-width figure in inches, inside the A4 text width (``layout.TEXT_WIDTH_IN``, 7.17 in).
 WIDTH_IN = 7.0
+#: Tallest figure, in inches: within the A4 text height.
+MAX_HEIGHT_IN = 9.0
 #: Font sizes in points, given to every text explicitly (no ``rc_context``: leaving one would also undo the
 #: inline backend's switch to interactive mode made while the first figure is created, and later figures of the
 #: notebook would not show). The smallest, ``PANEL_PT``, stays above ``layout.MIN_FONT_PT``.
@@ -368,7 +370,8 @@ def annotated_photo(pixels, boxes, labels, width=WIDTH_IN * 0.6):
         The matplotlib Figure.
     """
     height, photo_width = np.asarray(pixels).shape[:2]
-    figure, axis = _subplots(width, width * height / photo_width)
+    width = min(width, MAX_HEIGHT_IN * photo_width / height)  # a tall photo is narrowed to the page's height
+    figure, axis = _subplots(width, max(width * height / photo_width, 0.3))
     figure.get_layout_engine().set(w_pad=0, h_pad=0, wspace=0, hspace=0)
     _draw_photo(axis, pixels, boxes, labels, width)
     return figure

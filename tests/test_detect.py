@@ -45,3 +45,19 @@ def test_the_confidence_threshold_leaves_faces_out():
 def test_bad_images_are_refused(image):
     with pytest.raises(ValueError, match="expected"):
         detect.find_faces(image)
+
+
+def test_a_large_photo_is_searched_reduced_and_answers_in_its_own_pixels():
+    [full], [reduced] = detect.find_faces(astronaut()), detect.find_faces(astronaut(), max_side=256)
+    assert np.abs(np.subtract(full.eyes, reduced.eyes)).max() <= 3
+    assert np.abs(np.subtract(full.box, reduced.box)).max() <= 0.1 * full.box[2]
+
+
+def test_faces_are_numbered_in_reading_order():
+    """A group photo: rows top to bottom, left to right in each, though a face's top wanders by a few pixels."""
+    def face(x, y):
+        return detect.Face(box=(x, y, 40, 50), confidence=1.0, landmarks={})
+
+    grid = [face(300, 12), face(10, 10), face(150, 8), face(12, 105), face(160, 100)]
+    ordered = detect.reading_order(grid)
+    assert [item.box[:2] for item in ordered] == [(10, 10), (150, 8), (300, 12), (12, 105), (160, 100)]

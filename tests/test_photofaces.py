@@ -53,7 +53,7 @@ def test_no_face_and_unreadable_files_are_reported_and_the_others_go_on(syntheti
     lines = photofaces.summary_lines(analysis)
     assert "gradient.png: no face found" in lines and any(line.startswith("astronaut.png: 1 face: face 1 ")
                                                          for line in lines)
-    assert lines[-1].startswith(f"{photo_folder / 'broken.jpg'}: skipped, ")
+    assert lines[-1].startswith(f"{photo_folder / 'broken.jpg'}: skipped, ") and "--skip-unreadable" not in lines[-1]
 
 
 def test_faces_command_writes_the_annotated_photo_the_face_figure_and_the_csv(synthetic_run, photo_folder, tmp_path,
@@ -65,6 +65,7 @@ def test_faces_command_writes_the_annotated_photo_the_face_figure_and_the_csv(sy
     assert "gradient.png: no face found" in printed and "wrote 1 face(s) of 2 photo(s)" in printed
     assert sorted(path.name for path in out.iterdir()) == ["astronaut.face1.png", "astronaut.faces.png", "faces.csv"]
     table = pd.read_csv(out / "faces.csv")
+    assert table.loc[0, "figure"] == "astronaut.face1.png"
     assert list(table.columns) == photofaces.columns() and len(table) == 1
     assert table.loc[0, "photo"].endswith("astronaut.png")
     np.testing.assert_allclose(table.loc[0, list(CLASS_NAMES)].sum(), 1.0, atol=1e-3)
@@ -78,21 +79,43 @@ def test_faces_command_writes_the_annotated_photo_the_face_figure_and_the_csv(sy
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".out.staging")]
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--min-confidence", "1.5"], "--min-confidence 1.5: must be in [0, 1]"),
+    (["--min-confidence", "nan"], "--min-confidence nan: must be in [0, 1]"),
+    (["--", "missing.jpg"], "missing.jpg: no such file or folder"),
+])
+def test_bad_faces_arguments_are_one_line_before_the_model_loads(args, message, tmp_path, monkeypatch, capsys):
+    from fer_utils import runs
+
+    monkeypatch.setattr(runs, "load_run", lambda *a: pytest.fail("the run was loaded before the arguments were checked"))
+    photo = tmp_path / "me.png"
+    Image.fromarray(gradient()).save(photo)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--quiet", "faces", "--run", "somewhere", "--out", str(tmp_path / "out"), str(photo), *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_an_output_folder_of_other_files_is_refused_before_any_work(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    with pytest.raises(errors.InputError, match="other contents and no faces.csv"):
+    with pytest.raises(errors.InputError, match="contents that `fer-workbook faces` did not write"):
         photofaces.check_out(out)
+    (out / "thesis.tex").unlink()
+    (out / "faces.csv").write_text("name,score\n")  # a csv of the user's own, not ours
+    with pytest.raises(errors.InputError, match="did not write"):
+        photofaces.check_out(out)
+    (out / "faces.csv").write_text(",".join(photofaces.columns()) + "\n")
+    assert photofaces.check_out(out) == out.resolve()  # an earlier output: replaced
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    assert photofaces.check_out(link) == out.resolve()  # the folder it points to, not the link
     (tmp_path / "file").write_text("x")
     with pytest.raises(errors.InputError, match="is a file"):
         photofaces.check_out(tmp_path / "file")
-    assert photofaces.check_out(tmp_path / "new") == tmp_path / "new"
+    assert photofaces.check_out(tmp_path / "new") == (tmp_path / "new").resolve()
 
 
-def test_photos_of_the_same_name_get_distinct_files():
-    analysis = photofaces.Analysis(table=pd.DataFrame(columns=photofaces.columns()), crops=np.zeros((0, 48, 48)),
-                                   probabilities=np.zeros((0, 7)), grad_cam=np.zeros((0, 48, 48)), no_face=[],
-                                   skipped=[], photos=[type("P", (), {"path": path})() for path in
-                                                       (Path("a/me.jpg"), Path("b/me.jpg"), Path("b/you.jpg"))])
-    assert photofaces._stems(analysis) == ["01-me", "02-me", "you"]
+def test_photos_of_the_same_name_get_distinct_files_even_on_a_case_insensitive_disk():
+    given = [Path("d2/a.png"), Path("d1/01-a.png"), Path("d1/a.png"), Path("d3/A.jpg"), Path("d1/a.jpg")]
+    assert photofaces._stems(given) == ["a", "01-a", "a-d1", "A-d3", "a-2"]
