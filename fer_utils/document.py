@@ -34,6 +34,9 @@ REFERENCES = (
     ("Zhang et al. 2016", "K. Zhang, Z. Zhang, Z. Li, Y. Qiao. Joint face detection and alignment using multitask "
      "cascaded convolutional networks (MTCNN). IEEE Signal Processing Letters, 2016. arXiv:1604.02878"),
 )
+#: Chapters numbered from here on are appendices (``06-your-faces``): after the references, without the
+#: Collaborators line, outside the questions' page budget.
+FIRST_APPENDIX = 6
 REPORT_TITLE = "Facial expression recognition on FER2013 — course report (ML2017 HW3)"
 REPORT_TITLE_ZH = "FER2013 臉部表情辨識 — 作業報告"
 #: Tags of the Jupyter Book convention that decide what the report shows; captions are numbered by the render.
@@ -113,8 +116,9 @@ def _header_html(meta, name, student_id, department, collaborators=PLACEHOLDER):
                         "checkpoint 也是依驗證集挑的。The data has no labeled test split (as with the course's "
                         "train.csv): validation stands in for PublicTest and PrivateTest, and the checkpoint was chosen "
                         "on it too.</p>")
-    contents = "".join(f'<li><a href="#q{number}">{html.escape(title)}</a></li>' for number, title in meta["titles"])
-    contents += '<li><a href="#references">參考文獻 / References</a></li>'
+    entries = [(number, f'<li><a href="#q{number}">{html.escape(title)}</a></li>') for number, title in meta["titles"]]
+    entries.append((FIRST_APPENDIX - 0.5, '<li><a href="#references">參考文獻 / References</a></li>'))
+    contents = "".join(entry for _, entry in sorted(entries, key=lambda item: item[0]))  # appendices last
     stamp = narrative.stamp_rows(meta["glued"].get("environment", {}), meta["origin"], meta["profile"], meta["seed"],
                                  meta["wall_seconds"], meta["training"], meta["precision"])
     return (f'{banner}<div class="fer-front fer-header"><h1>{html.escape(REPORT_TITLE_ZH)}<br>'
@@ -356,6 +360,7 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     chapters = read_executed(executed)
     merged = None
     counters = {}
+    references = nbformat.v4.new_markdown_cell(_references_html())  # after the questions, before any appendix
     for chapter in chapters:
         collaborators_line = nbformat.v4.new_markdown_cell(
             f'<p class="fer-collaborators"><b>Collaborators 合作者：</b>{html.escape(collaborators)}</p>')
@@ -364,12 +369,18 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
             shown = _report_cells(notebook, counters)
         except WorkbookError as error:
             raise WorkbookError(f"{chapter.path.name}: {error}") from None
+        appendix = chapter.number >= FIRST_APPENDIX
         cells = [nbformat.v4.new_markdown_cell(f'<div class="fer-question" id="q{chapter.number}"></div>'),
-                 *shown[:1], collaborators_line, *shown[1:]]
+                 *shown[:1], *([] if appendix else [collaborators_line]), *shown[1:]]
         if merged is None:
             merged = notebook  # keeps the first chapter's metadata (kernel, language) for the exporter
             merged.cells = []
+        if appendix and references is not None:
+            merged.cells.append(references)
+            references = None
         merged.cells += cells
+    if references is not None:
+        merged.cells.append(references)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(merged)
@@ -378,5 +389,5 @@ def to_html(executed, name=PLACEHOLDER, student_id=PLACEHOLDER, department=PLACE
     header = _header_html(_run_metadata(chapters), name, student_id, department, collaborators)
     body = body.replace("</head>", f"{head}</head>", 1)
     body = re.sub(r"<title>[^<]*</title>", f"<title>{html.escape(REPORT_TITLE)}</title>", body, count=1)
-    body = _scale_figures(body.replace("</body>", f"{_references_html()}</body>", 1))
+    body = _scale_figures(body)
     return re.sub(r"(<body[^>]*>)", lambda match: match.group(1) + header, body, count=1)

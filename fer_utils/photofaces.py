@@ -92,8 +92,8 @@ def analyse(inputs, model, tta="none", skip_unreadable=False, progress=True, min
             no_face.append(photo.path)
         for number, face in enumerate(found, start=1):
             crops.append(align.aligned_face(photo.pixels, *face.eyes, face.mouth))
-            rows.append([str(photo.path), number, *face.box, face.confidence,
-                         *(value for name in detect.LANDMARKS for value in face.landmarks[name])])
+            rows.append([str(photo.path), number, *face.box, round(face.confidence, 4),
+                         *(round(value, 2) for name in detect.LANDMARKS for value in face.landmarks[name])])
     crops = np.asarray(crops, np.uint8).reshape(-1, 48, 48)
     if len(crops):
         probabilities = evaluate.predict_probabilities(model, crops[..., None], tta=tta)

@@ -409,7 +409,7 @@ def face_cards(crops, maps_by_method, probabilities, titles):
         probabilities: (N, 7) class probabilities.
         titles: N row labels (e.g. "face 1").
     Returns:
-        The matplotlib Figure (``WIDTH_IN`` wide, 1.25 in per face).
+        The matplotlib Figure (1.15 in per picture and 3.3 in of bars, at most ``WIDTH_IN``; 1.25 in per face).
     """
     crops, probabilities = np.asarray(crops), np.asarray(probabilities)
     if not len(crops):
@@ -418,9 +418,10 @@ def face_cards(crops, maps_by_method, probabilities, titles):
         axis.axis("off")
         return figure
     methods = list(maps_by_method)
-    panel = 1.15
-    figure, axes = _subplots(WIDTH_IN, 1.25 * len(crops) + 0.15, len(crops), 2 + len(methods), squeeze=False,
-                             width_ratios=[1] * (1 + len(methods)) + [(WIDTH_IN - panel * (1 + len(methods))) / panel])
+    panel, bars_in = 1.15, 3.3
+    width = min(WIDTH_IN, panel * (1 + len(methods)) + bars_in)
+    figure, axes = _subplots(width, 1.25 * len(crops) + 0.15, len(crops), 2 + len(methods), squeeze=False,
+                             width_ratios=[1] * (1 + len(methods)) + [(width - panel * (1 + len(methods))) / panel])
     for row, crop in enumerate(crops):
         axes[row, 0].imshow(crop, cmap="gray", vmin=0, vmax=255)
         axes[row, 0].set_ylabel(titles[row], fontsize=LABEL_PT)

@@ -229,7 +229,9 @@ def test_the_appendix_prints_after_the_questions_only_when_it_ran(tmp_path):
     assert "Appendix" not in without and 'id="q6"' not in without
     with_appendix = report.to_html([*questions, appendix])
     assert 'href="#q6">附錄 · 你自己的臉 / Appendix · Your own faces</a>' in with_appendix
-    assert with_appendix.index('id="q2"') < with_appendix.index('id="q6"') < with_appendix.index('id="references"')
+    # the questions' bibliography closes the report proper; the appendix follows it, without a Collaborators line
+    assert with_appendix.index('id="q2"') < with_appendix.index('id="references"') < with_appendix.index('id="q6"')
+    assert with_appendix.count("Collaborators 合作者") == without.count("Collaborators 合作者") == 2
 
 
 def _wide_table_chapter(path, table_html):
