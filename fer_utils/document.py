@@ -116,8 +116,9 @@ def _header_html(meta, name, student_id, department, collaborators=PLACEHOLDER):
                         "checkpoint 也是依驗證集挑的。The data has no labeled test split (as with the course's "
                         "train.csv): validation stands in for PublicTest and PrivateTest, and the checkpoint was chosen "
                         "on it too.</p>")
-    entries = [(number, f'<li><a href="#q{number}">{html.escape(title)}</a></li>') for number, title in meta["titles"]]
-    entries.append((FIRST_APPENDIX - 0.5, '<li><a href="#references">參考文獻 / References</a></li>'))
+    entries = [(number, f'<li{"" if number < FIRST_APPENDIX else " class=fer-unnumbered"}><a href="#q{number}">'
+                        f'{html.escape(title)}</a></li>') for number, title in meta["titles"]]
+    entries.append((FIRST_APPENDIX - 0.5, '<li class="fer-unnumbered"><a href="#references">參考文獻 / References</a></li>'))
     contents = "".join(entry for _, entry in sorted(entries, key=lambda item: item[0]))  # appendices last
     stamp = narrative.stamp_rows(meta["glued"].get("environment", {}), meta["origin"], meta["profile"], meta["seed"],
                                  meta["wall_seconds"], meta["training"], meta["precision"])

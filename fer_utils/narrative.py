@@ -1031,37 +1031,49 @@ def stamp_rows(environment, data_origin, profile, seed, wall_seconds, training=(
 PART_ZH = {"brows": "眉毛", "eyes": "眼睛", "nose": "鼻子", "mouth": "嘴巴"}
 
 
-def your_faces(summaries, no_face=(), synthetic=False, shown=None, lang="en"):
-    """One sentence per face of notebook 06 (``photofaces.face_summaries``): the label, the runner-up and where its
-    Grad-CAM is densest; then the photos without a face, how many faces the figure shows (``shown``, when fewer
-    than all), and on synthetic training what the labels are worth."""
+def your_faces(summaries, no_face=(), synthetic=False, shown=None, default_photo=False, lang="en"):
+    """Notebook 06's explanation (``photofaces.face_summaries``): where the photo comes from when it is the default
+    one, then one sentence per face (the label, the runner-up, the two face parts where its Grad-CAM is densest
+    and the share outside the four parts), the photos without a face, how many faces the figure shows
+    (``shown``, when fewer than all), and what a label is worth."""
     zh = _language(lang) == "zh"
     sentences = []
+    if default_photo:
+        sentences.append("照片是 NASA 太空人 Eileen Collins 的公有領域肖像（scikit-image 的 data.astronaut()），可用 photos "
+                         "參數換成自己的照片。" if zh else
+                         "The photo is NASA's public-domain portrait of astronaut Eileen Collins (scikit-image's "
+                         "data.astronaut()); the photos parameter takes your own.")
     if shown is not None and shown < len(summaries):
         sentences.append(f"圖中列出 {len(summaries)} 張臉中的前 {shown} 張。" if zh
                          else f"The figure shows the first {shown} of the {len(summaries)} faces.")
     for face in summaries:
-        where = ""
-        if face["part"]:
-            where = (f"Grad-CAM 每個像素最集中在{PART_ZH[face['part']]}（{face['part_share']:.0%} 的 map，是平均分配的 "
-                     f"{face['part_density']:.1f} 倍）" if zh else
-                     f"its Grad-CAM is densest on the {face['part']} ({face['part_share']:.0%} of the map, "
-                     f"{face['part_density']:.1f} times an even spread per pixel)")
+        parts = [part for part in face["parts"] if part["share"] > 0][:2]
         if zh:
+            where = "和".join(f"{PART_ZH[part['part']]}（{'熱圖的 ' if index == 0 else ''}{part['share']:.0%}，"
+                             f"{'均勻分布的 ' if index == 0 else ''}{part['density']:.1f} 倍）"
+                             for index, part in enumerate(parts))
+            where = (f"依面積算，Grad-CAM 最密集在{where}；{face['outside']:.0%} 落在四個部位（FER2013 的平均位置）之外。"
+                     if parts else "")
             sentences.append(f"{face['photo']} 的第 {face['face']} 張臉：模型判為{class_name(face['label'], lang)}，機率 "
                              f"{face['probability']:.0%}，其次是{class_name(face['runner_up'], lang)}，"
-                             f"{face['runner_up_probability']:.0%}" + (f"；{where}。" if where else "。"))
+                             f"{face['runner_up_probability']:.0%}。{where}")
         else:
+            where = " and ".join(f"the {part['part']} ({part['share']:.0%}{' of the heatmap' if index == 0 else ''}, "
+                                 f"{part['density']:.1f} times{' an even spread' if index == 0 else ''})"
+                                 for index, part in enumerate(parts))
+            where = (f" For their area, Grad-CAM is densest on {where}; {face['outside']:.0%} lies outside the four "
+                     f"parts (FER2013's average positions)." if parts else "")
             sentences.append(f"{face['photo']}, face {face['face']}: the model reads {class_name(face['label'])} "
                              f"({face['probability']:.0%}), then {class_name(face['runner_up'])} "
-                             f"({face['runner_up_probability']:.0%})" + (f"; {where}." if where else "."))
+                             f"({face['runner_up_probability']:.0%}).{where}")
     if no_face:
         names = _series([str(name) for name in no_face], lang)
         sentences.append(f"{names} 裡沒有找到臉。" if zh else f"No face was found in {names}.")
     if not summaries and not no_face:
         sentences.append("沒有照片。" if zh else "No photo was given.")
-    sentences.append(_synthetic_note(
-        synthetic, "這個 CNN 只看過合成的臉，所以它對真實照片的判斷不代表照片中人的表情，只示範整個流程。",
-        "This CNN has seen only synthetic faces, so its reading of a real photo says nothing about the person's "
-        "expression; it shows the pipeline.", lang))
+    caveat = ("標籤是模型依 FER2013 標註方式的判讀，不代表這個人的感受" if zh else
+              "A label is the model's reading as FER2013's annotators labelled such faces, not what the person feels")
+    if synthetic:
+        caveat += "；這個 CNN 只看過合成的臉，只用來示範流程" if zh else "; this CNN has seen only synthetic faces and shows the pipeline"
+    sentences.append(caveat + ("。" if zh else "."))
     return _join(lang, *sentences)

@@ -225,12 +225,17 @@ def write(analysis, out):
 PARTS = ("brows", "eyes", "nose", "mouth")
 
 
-def default_photos():
-    """The photo used when none is given: NASA's portrait of astronaut Eileen Collins (public domain), which ships
-    inside scikit-image (``skimage.data.astronaut``), as a one-item list of ``photos.Photo``."""
+def default_photo_path():
+    """NASA's portrait of astronaut Eileen Collins (public domain), which ships inside scikit-image
+    (``skimage.data.astronaut``): the photo used when none is given."""
     from skimage import data
 
-    return [photos.read(Path(data.__file__).parent / "astronaut.png")]
+    return Path(data.__file__).parent / "astronaut.png"
+
+
+def default_photos():
+    """``default_photo_path`` read, as a one-item list of ``photos.Photo``."""
+    return [photos.read(default_photo_path())]
 
 
 def notebook_inputs(text):
@@ -240,30 +245,36 @@ def notebook_inputs(text):
 
 
 def face_summaries(analysis):
-    """What each face's sentence says: {photo, face, label, probability, runner_up, runner_up_probability, part,
-    part_share, part_density}.
+    """What each face's sentence says: {photo, face, label, probability, runner_up, runner_up_probability, parts,
+    outside}.
 
-    ``part`` is the face part (``PARTS``, boxes of ``faces.FER2013_REGIONS``) where the face's Grad-CAM map is
-    densest: its share of the map divided by the part's share of the 48x48 frame (1 = an even spread).
+    ``parts`` ranks the face parts (``PARTS``, boxes of ``faces.FER2013_REGIONS``: the aligned crops are framed as
+    FER2013) by how densely the face's Grad-CAM map covers them: {part, share (of the map), density (the share
+    divided by the part's share of the 48x48 frame; 1 = an even spread)}, densest first ([] for a map that is zero
+    everywhere); ``outside`` is the share of the map outside all four boxes.
     """
     from fer_utils import faces, saliency
 
     regions = {name: faces.FER2013_REGIONS[name] for name in PARTS}
-    shares = saliency.region_share(analysis.grad_cam, regions)  # (N, 4)
+    shares = saliency.region_share(analysis.grad_cam, regions)  # (N, 4); the boxes do not overlap
     areas = np.array([(row1 - row0) * (col1 - col0) for row0, row1, col0, col1 in regions.values()]) / 48 ** 2
     summaries = []
     for index, row in analysis.table.iterrows():
         order = np.argsort(-analysis.probabilities[index])
-        density = shares.iloc[index].to_numpy() / areas
-        part = int(np.nanargmax(density)) if np.isfinite(density).any() else None
+        share = shares.iloc[index].to_numpy()
+        parts = ([{"part": PARTS[part], "share": float(share[part]), "density": float(share[part] / areas[part])}
+                  for part in np.argsort(-(share / areas), kind="stable")] if np.isfinite(share).all() else [])
         summaries.append({
             "photo": Path(row["photo"]).name, "face": int(row["face"]), "label": CLASS_NAMES[order[0]],
             "probability": float(analysis.probabilities[index, order[0]]), "runner_up": CLASS_NAMES[order[1]],
-            "runner_up_probability": float(analysis.probabilities[index, order[1]]),
-            "part": PARTS[part] if part is not None else "",
-            "part_share": float(shares.iloc[index, part]) if part is not None else float("nan"),
-            "part_density": float(density[part]) if part is not None else float("nan")})
+            "runner_up_probability": float(analysis.probabilities[index, order[1]]), "parts": parts,
+            "outside": float(1 - share.sum()) if parts else float("nan")})
     return summaries
+
+
+def is_default(analysis):
+    """True when the photos are ``default_photos`` (the notebook's public-domain portrait)."""
+    return [photo.path for photo in analysis.photos] == [default_photo_path()]
 
 
 def shown(analysis, limit):

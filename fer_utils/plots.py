@@ -400,7 +400,7 @@ def annotated_photos(photos, panel=3.4, columns=2):
 
 
 @_drawn("face_cards")
-def face_cards(crops, maps_by_method, probabilities, titles):
+def face_cards(crops, maps_by_method, probabilities, titles, picture=1.0, bars=3.3):
     """One row per face: the aligned 48x48 crop, each saliency map over it, and its seven probabilities as bars.
 
     Args:
@@ -408,8 +408,9 @@ def face_cards(crops, maps_by_method, probabilities, titles):
         maps_by_method: {method name: (N, 48, 48) maps} (e.g. Grad-CAM, SmoothGrad), overlaid on the crop.
         probabilities: (N, 7) class probabilities.
         titles: N row labels (e.g. "face 1").
+        picture, bars: inches of each picture and of the bar chart.
     Returns:
-        The matplotlib Figure (1.15 in per picture and 3.3 in of bars, at most ``WIDTH_IN``; 1.25 in per face).
+        The matplotlib Figure (at most ``WIDTH_IN`` wide; 1.1 in per face, or the picture's width when larger).
     """
     crops, probabilities = np.asarray(crops), np.asarray(probabilities)
     if not len(crops):
@@ -418,10 +419,9 @@ def face_cards(crops, maps_by_method, probabilities, titles):
         axis.axis("off")
         return figure
     methods = list(maps_by_method)
-    panel, bars_in = 1.15, 3.3
-    width = min(WIDTH_IN, panel * (1 + len(methods)) + bars_in)
-    figure, axes = _subplots(width, 1.25 * len(crops) + 0.15, len(crops), 2 + len(methods), squeeze=False,
-                             width_ratios=[1] * (1 + len(methods)) + [(width - panel * (1 + len(methods))) / panel])
+    width = min(WIDTH_IN, picture * (1 + len(methods)) + bars)
+    figure, axes = _subplots(width, max(1.1, picture + 0.1) * len(crops) + 0.2, len(crops), 2 + len(methods),
+                             squeeze=False, width_ratios=[picture] * (1 + len(methods)) + [width - picture * (1 + len(methods))])
     for row, crop in enumerate(crops):
         axes[row, 0].imshow(crop, cmap="gray", vmin=0, vmax=255)
         axes[row, 0].set_ylabel(titles[row], fontsize=LABEL_PT)

@@ -119,3 +119,24 @@ def test_an_output_folder_of_other_files_is_refused_before_any_work(tmp_path):
 def test_photos_of_the_same_name_get_distinct_files_even_on_a_case_insensitive_disk():
     given = [Path("d2/a.png"), Path("d1/01-a.png"), Path("d1/a.png"), Path("d3/A.jpg"), Path("d1/a.jpg")]
     assert photofaces._stems(given) == ["a", "01-a", "a-d1", "A-d3", "a-2"]
+
+
+def test_each_face_names_the_parts_its_grad_cam_covers_most_densely():
+    from fer_utils import faces
+
+    cam = np.zeros((1, 48, 48), np.float32)
+    row0, row1, col0, col1 = faces.FER2013_REGIONS["mouth"]
+    cam[0, row0:row1, col0:col1] = 1.0  # all on the mouth box
+    cam[0, 0:2, 0:48] = 0.5  # and some on the hair, outside every part
+    table = pd.DataFrame([["a/me.jpg", 1] + [0] * (len(photofaces.columns()) - 2)], columns=photofaces.columns())
+    probabilities = np.array([[0.1, 0.0, 0.0, 0.6, 0.2, 0.0, 0.1]], np.float32)
+    analysis = photofaces.Analysis(table=table, crops=np.zeros((1, 48, 48), np.uint8), probabilities=probabilities,
+                                   grad_cam=cam, photos=[], no_face=[], skipped=[])
+    [summary] = photofaces.face_summaries(analysis)
+    assert (summary["label"], summary["runner_up"], summary["photo"]) == ("happy", "sad", "me.jpg")
+    mouth_area, hair = (row1 - row0) * (col1 - col0), 0.5 * 2 * 48
+    assert summary["parts"][0]["part"] == "mouth"
+    assert summary["parts"][0]["share"] == pytest.approx(mouth_area / (mouth_area + hair))
+    assert summary["parts"][0]["density"] == pytest.approx(summary["parts"][0]["share"] / (mouth_area / 48 ** 2))
+    assert summary["outside"] == pytest.approx(hair / (mouth_area + hair))
+    assert [part["share"] for part in summary["parts"][1:]] == [0, 0, 0]
