@@ -150,7 +150,8 @@ def _assert_handed_in_report(reader, html_path, pdf_path, synthetic=True):
     pages = [unicodedata.normalize("NFKC", page.extract_text() or "").replace("\n", "").replace(" ", "")
              for page in reader.pages]  # NFKC: CJK radicals (⼀) to 一
     flat = "".join(pages)
-    appendix = [index for index, page in enumerate(pages) if "附錄·你自己的臉/Appendix·Yourownfaces" in page]
+    appendix = [index for index, page in enumerate(pages)  # page 1's contents names it too
+                if index > 0 and "附錄·你自己的臉/Appendix·Yourownfaces" in page]
     questions = appendix[0] if appendix else len(pages)  # the pages of Q1-Q5 (and the first page)
     assert questions <= 12, f"Q1-Q5 take {questions} pages"
     assert len(pages) - questions <= 1, f"the appendix (issue 25) takes {len(pages) - questions} pages, not one"
