@@ -354,6 +354,26 @@ def from_architecture(text):
                                 f"{str(error)[:200]})") from None
 
 
+def in_float32(model):
+    """``model`` computing in float32: ``model`` itself when every layer already does, else a copy whose layers'
+    dtype policies are float32, with the same weights and name.
+
+    Training under ``mixed_bfloat16`` (``fer_utils.precision``) only makes a CPU train faster: the saved model,
+    its evaluation, saliency (Q4) and gradient ascent (Q5) compute in float32, not with bfloat16's 8-bit
+    mantissa.
+    """
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def float32_layer(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    with float32_policy():
+        copy = keras.models.clone_model(model, clone_function=float32_layer)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 @contextlib.contextmanager
 def float32_policy():
     """Build models in float32 for the block, whatever the global mixed-precision policy (restored after)."""

@@ -15,7 +15,7 @@ def test_seed2017_has_the_original_parameter_count():
     assert model.get_layer("pool1").strides == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["seed2017", "vgg", "vgg_fast", "vgg_small"])
+@pytest.mark.parametrize("name", ["seed2017", "vgg", "vgg_fast", "vgg_lean", "vgg_small"])
 def test_presets_take_raw_pixels_and_expose_logits(name):
     model = models.build(name)
     assert model.input_shape == (None, 48, 48, 1)
@@ -97,7 +97,7 @@ def test_readme_model_table_matches_the_code():
     from fer_utils import paths
 
     readme = (paths.PROJECT_ROOT / "README.md").read_text()
-    for name in ("seed2017", "vgg", "vgg_fast", "vgg_small"):
+    for name in ("seed2017", "vgg", "vgg_fast", "vgg_lean", "vgg_small"):
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
         parameters, flops = [cell.strip() for cell in row.strip("|").split("|")[2:4]]
         model = models.build(name)
@@ -265,3 +265,19 @@ def test_conv_blocks_describe_how_the_convolutions_are_built():
     x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1_2")(x)  # no batch norm
     plain = keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(x)))
     assert models.conv_blocks(plain) == {"convolutions": 2, "normalised": 1, "rescales": False}
+
+
+def test_in_float32_copies_a_bfloat16_model_with_its_weights_and_name():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = models.build("vgg_small", widths=(4, 8, 8))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert mixed.get_layer("conv1_1").compute_dtype == "bfloat16"
+    plain = models.in_float32(mixed)
+    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
+    assert isinstance(plain.get_layer("bn1_1"), models.FusedBatchNormalization) and plain.name == mixed.name
+    assert all(np.array_equal(a, b) for a, b in zip(mixed.get_weights(), plain.get_weights()))
+    x = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(plain.predict(x, verbose=0), mixed.predict(x, verbose=0), atol=0.02)
+    assert models.in_float32(plain) is plain  # already float32: the same model

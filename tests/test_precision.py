@@ -1,5 +1,7 @@
 """Tests for fer_utils.precision: bfloat16 chosen from the CPU's flags, forced either way, float32 outputs."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,35 @@ def test_a_model_trains_under_mixed_bfloat16_with_float32_outputs():
         keras.mixed_precision.set_global_policy("float32")
     assert all(np.isfinite(losses)) and losses[-1] != losses[0]
     assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_a_run_trained_in_bfloat16_is_evaluated_and_saved_in_float32(tmp_path, monkeypatch):
+    """Issue 24: bfloat16 makes training faster and nothing else; the run's model, its metrics and the analyses
+    that load it compute in float32, while metrics.json and the run's name still say how it trained."""
+    import keras
+
+    from fer_utils import data, models, runs, synth, train
+
+    faces = data.load(synth.write_csv(tmp_path / "f.csv", n=140, seed=2, progress=False), progress=False)
+    narrow = models.PRESETS["vgg_small"]
+    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
+    seen = {}
+
+    class _Dtypes(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.update({name: self.model.get_layer(name).compute_dtype for name in ("conv1_1", "logits")})
+
+    settings = config.resolve("quick", precision="bfloat16", max_train_rows=0, epochs=1, batch_size=32,
+                              time_budget=0.0)
+    try:
+        run = train.train(settings, dataset=faces, runs_dir=tmp_path / "runs", progress=False,
+                          extra_callbacks=[_Dtypes()])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert seen == {"conv1_1": "bfloat16", "logits": "float32"}  # it trained in bfloat16
+    assert run.metrics["precision"] == "mixed_bfloat16"
+    assert json.loads((run.directory / runs.IDENTITY_FILE).read_text())["precision"] == "bfloat16"
+    model = run.load_model()
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert model.name == "vgg_small" and 0.0 <= run.metrics["splits"]["val"]["accuracy"] <= 1.0
