@@ -9,7 +9,7 @@ the course's English terms such as epoch, recall or filter kept, the sentence bu
 "恐懼（fear）" in Chinese, figures rounded as the report shows them.
 """
 
-from fer_utils import evaluate
+from fer_utils import evaluate, precision
 
 LANGUAGES = ("zh", "en")
 #: Class names as a Taiwanese report writes them (the English name follows in brackets).
@@ -224,6 +224,9 @@ def training_recipe(config, lang="en", rows=None):
     else:
         extras.append("不做資料增強" if zh else "no augmentation")
     extras.append(f"測試時{TTA_WORDS_ZH[config.tta]}" if zh else TTA_WORDS[config.tta])
+    if precision.resolve(config.precision) == "bfloat16":  # auto: this CPU's, the one the notebook trains on
+        extras.append("以 bfloat16 混合精度訓練（權重、logits 與 loss 用 float32）" if zh
+                      else "trained in bfloat16 mixed precision (float32 weights, logits and loss)")
     if config.ensemble > 1:
         extras.append(f"{config.ensemble} 個 seed 的 ensemble" if zh else f"an ensemble of {config.ensemble} seeds")
     if zh:

@@ -17,6 +17,21 @@ def _metrics(accuracy, n=100, recall=None):
                           for name, value in recall.items()}}
 
 
+def test_training_recipe_says_bfloat16_only_when_the_run_trains_in_it(tmp_path, monkeypatch):
+    from fer_utils import precision
+
+    forced = config.resolve("cpu", precision="bfloat16")
+    assert "trained in bfloat16 mixed precision (float32 weights, logits and loss)" in narrative.training_recipe(forced)
+    assert "以 bfloat16 混合精度訓練" in narrative.training_recipe(forced, "zh")
+    assert "bfloat16" not in narrative.training_recipe(config.resolve("cpu", precision="float32"))
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(precision, "CPUINFO", cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert "bfloat16" not in narrative.training_recipe(config.resolve("cpu"))  # auto, no native bfloat16
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert "bfloat16" in narrative.training_recipe(config.resolve("cpu"))
+
+
 def test_training_recipe_names_the_profile_settings():
     text = narrative.training_recipe(config.resolve("cpu"))
     budget = config.resolve("cpu").time_budget
