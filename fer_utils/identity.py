@@ -14,7 +14,8 @@ from fer_utils import errors, precision
 
 #: Bump whenever a change to training (pipeline, schedule, callbacks, evaluation) changes what a run
 #: learns or reports: every run made before then stops being reused and ``fer-workbook runs --prune`` drops it.
-TRAINING_CODE_VERSION = 4
+TRAINING_CODE_VERSION = 5  # 5: a network a notebook wrote out trains under the mixed-precision policy (it trained
+#                               in float32 before), and a bfloat16 run is evaluated and saved in float32
 #: A run's architecture (the Keras JSON of the model it trained), written when the model was passed in.
 ARCHITECTURE_FILE = "architecture.json"
 
@@ -29,8 +30,8 @@ def build_model(config, architecture=None):
     """
     from fer_utils import models  # Keras
 
-    if architecture is not None:
-        return models.from_architecture(architecture)
+    if architecture is not None:  # built in float32 by the notebook: rebuilt under the training policy
+        return models.under_global_policy(models.from_architecture(architecture))
     try:
         if config.model == "dnn":
             if not config.match:

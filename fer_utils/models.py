@@ -354,6 +354,28 @@ def from_architecture(text):
                                 f"{str(error)[:200]})") from None
 
 
+def under_global_policy(model):
+    """``model`` computing under Keras's global mixed-precision policy: ``model`` itself when the policy is
+    float32, else a copy (fresh weights) whose layers take the policy, except the model's output layers and every
+    layer after its last layer with weights (``logits``, the softmax), which stay float32.
+
+    A model rebuilt from its JSON keeps the policy it was built under, so a network a notebook wrote out in
+    float32 would otherwise train in float32 whatever ``Config.precision`` or the GPU's mixed float16 say.
+    """
+    policy = keras.mixed_precision.global_policy().name
+    if policy == "float32":
+        return model
+    weighted = [index for index, layer in enumerate(model.layers) if layer.weights]
+    head = model.layers[weighted[-1] + 1:] if weighted else model.layers
+    float32 = {layer.name for layer in head} | {tensor._keras_history[0].name for tensor in model.outputs}
+
+    def policy_layer(layer):
+        return layer.__class__.from_config({**layer.get_config(),
+                                            "dtype": "float32" if layer.name in float32 else policy})
+
+    return keras.models.clone_model(model, clone_function=policy_layer)
+
+
 def in_float32(model):
     """``model`` computing in float32: ``model`` itself when every layer already does, else a copy whose layers'
     dtype policies are float32, with the same weights and name.

@@ -281,3 +281,21 @@ def test_in_float32_copies_a_bfloat16_model_with_its_weights_and_name():
     x = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype(np.float32)
     np.testing.assert_allclose(plain.predict(x, verbose=0), mixed.predict(x, verbose=0), atol=0.02)
     assert models.in_float32(plain) is plain  # already float32: the same model
+
+
+def test_under_global_policy_rebuilds_a_float32_network_for_mixed_training_with_a_float32_head():
+    written_out = models.build("vgg_small", widths=(4, 8, 8))  # a notebook's network: built in float32
+    student = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(name="flat"),
+                                keras.layers.Dense(7, activation="softmax", name="out")], name="student")
+    assert models.under_global_policy(written_out) is written_out  # float32 policy: nothing to do
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        rebuilt = models.under_global_policy(models.from_architecture(written_out.to_json()))
+        plain = models.under_global_policy(student)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    policies = {layer.name: layer.dtype_policy.name for layer in rebuilt.layers}
+    assert policies["conv1_1"] == policies["bn1_1"] == policies["dense_out"] == "mixed_bfloat16"
+    assert policies["logits"] == policies["probabilities"] == "float32" and rebuilt.name == "vgg_small"
+    assert {layer.name: layer.dtype_policy.name for layer in plain.layers} == {"flat": "mixed_bfloat16",
+                                                                               "out": "float32"}
