@@ -369,11 +369,7 @@ def under_global_policy(model):
     head = model.layers[weighted[-1] + 1:] if weighted else model.layers
     float32 = {layer.name for layer in head} | {tensor._keras_history[0].name for tensor in model.outputs}
 
-    def policy_layer(layer):
-        return layer.__class__.from_config({**layer.get_config(),
-                                            "dtype": "float32" if layer.name in float32 else policy})
-
-    return keras.models.clone_model(model, clone_function=policy_layer)
+    return _recast(model, lambda layer: "float32" if layer.name in float32 else policy)
 
 
 def in_float32(model):
@@ -387,13 +383,18 @@ def in_float32(model):
     if all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model
 
-    def float32_layer(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
-
     with float32_policy():
-        copy = keras.models.clone_model(model, clone_function=float32_layer)
+        copy = _recast(model, lambda layer: "float32")
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _recast(model, dtype_of):
+    """A copy of ``model`` (fresh weights) in which each layer computes under the policy ``dtype_of(layer)``."""
+    def recast(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": dtype_of(layer)})
+
+    return keras.models.clone_model(model, clone_function=recast)
 
 
 @contextlib.contextmanager
