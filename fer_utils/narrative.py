@@ -69,8 +69,8 @@ def _series(items, lang="en"):
         return items[0] if items else ""
     if lang == "zh":
         head = "、".join(items[:-1])
-        spaced = head[-1:].isascii() or items[-1][:1].isascii()  # "Grad-CAM 和 SmoothGrad", "開心和難過"
-        return head + (" 和 " if spaced else "和") + items[-1]
+        # a space only beside a Latin word: "Grad-CAM 和 SmoothGrad", "開心和難過", "（0.254）和 Grad-CAM"
+        return head + (" " if head[-1:].isascii() else "") + "和" + (" " if items[-1][:1].isascii() else "") + items[-1]
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -161,7 +161,7 @@ def data_split(shares, lang="en"):
     return text + " The data has no labeled test split, so validation stands in for it in every question."
 
 
-def training_recipe(config, lang="en", rows=None):
+def training_recipe(config, lang="en", rows=None, policy=None):
     """A sentence with the training settings of a resolved ``Config``, naming only what is on.
 
     A setting that is off (no warm-up, no label smoothing, no weight decay, no augmentation of a kind) is not
@@ -172,6 +172,9 @@ def training_recipe(config, lang="en", rows=None):
         config: the run's resolved ``Config``.
         lang: "zh" or "en".
         rows: (faces trained on, training faces available), to say when a profile trains on a subsample.
+        policy: the Keras policy the run trained under, as its metrics record it ("float32", "mixed_bfloat16",
+            "mixed_float16"). When None, it is what ``config.precision`` resolves to on this CPU (the machine
+            that would train it), which can differ from a run trained elsewhere or on a GPU.
     """
     zh = _language(lang) == "zh"
     used, available = rows if rows else (None, None)
@@ -224,9 +227,14 @@ def training_recipe(config, lang="en", rows=None):
     else:
         extras.append("不做資料增強" if zh else "no augmentation")
     extras.append(f"測試時{TTA_WORDS_ZH[config.tta]}" if zh else TTA_WORDS[config.tta])
-    if precision.resolve(config.precision) == "bfloat16":  # auto: this CPU's, the one the notebook trains on
-        extras.append("以 bfloat16 混合精度訓練（權重、logits 與 loss 用 float32）" if zh
-                      else "trained in bfloat16 mixed precision (float32 weights, logits and loss)")
+    if policy is None:
+        policy = precision.policy(precision.resolve(config.precision))
+    if policy in ("mixed_bfloat16", "mixed_float16"):
+        kind = policy.removeprefix("mixed_")
+        extras.append(f"以 {kind} 混合精度訓練（權重、logits 與 loss 用 float32）" if zh
+                      else f"trained in {kind} mixed precision (float32 weights, logits and loss)")
+    elif policy != "float32":
+        raise ValueError(f"policy={policy!r}: expected float32, mixed_bfloat16 or mixed_float16")
     if config.ensemble > 1:
         extras.append(f"{config.ensemble} 個 seed 的 ensemble" if zh else f"an ensemble of {config.ensemble} seeds")
     if zh:
@@ -608,11 +616,13 @@ def checks(table, lang="en", threshold=0.5, margin=None):
         text += f"{listed(passed)} 掉到門檻以下，通過" if passed else "沒有任何方法掉到門檻以下"
         text += f"；{listed(flagged)} 沒有掉到門檻以下，沒通過：它的 map 不太隨模型的權重改變，解釋不了這個模型。" if flagged else "。"
         unfaithful = [name for name in table.index if name not in faithful]
-        text += (f"依 saliency 由高到低刪掉像素，機率下降曲線的 AUC 越低越忠實；隨機順序是 {random_auc:.3f}，"
-                 f"{_pad(_series([method_name(name) for name in faithful], lang)).lstrip() or '沒有任何方法'}"
-                 f"比它低至少 {margin:g}")
-        text += (f"，{_series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)}沒有，"
-                 "不比隨機順序好。" if unfaithful else "。")
+        text += f"依 saliency 由高到低刪掉像素，機率下降曲線的 AUC 越低越忠實；隨機順序是 {random_auc:.3f}，"
+        scored = _series([f'{method_name(name)}（{aucs[name]:.3f}）' for name in unfaithful], lang)
+        if not faithful:
+            text += f"沒有任何方法比它低至少 {margin:g}：{scored}都不比隨機順序好。"
+        else:
+            text += (f"{_pad(_series([method_name(name) for name in faithful], lang)).lstrip()}比它低至少 {margin:g}"
+                     + (f"，{scored}沒有，不比隨機順序好。" if unfaithful else "。"))
         text += (f"最低的是 {best_names}（{aucs[best[0]]:.3f}）。" if len(best) == 1
                  else f"最低的是 {best_names}，並列 {aucs[best[0]]:.3f}。")
         if len(gaps):
@@ -628,11 +638,17 @@ def checks(table, lang="en", threshold=0.5, margin=None):
              f"{'its map does' if len(flagged) == 1 else 'their maps do'} not follow the model's weights closely "
              "enough to explain it." if flagged else ".")
     text += (f" Deleting pixels in saliency order, a lower area under the probability curve means a more faithful "
-             f"map; random order gives {random_auc:.3f}, and {_series([method_name(name) for name in faithful]) or 'no method'}"
-             f" {'goes' if len(faithful) == 1 else 'go'} at least {margin:g} below it")
+             f"map; random order gives {random_auc:.3f}")
     unfaithful = [name for name in table.index if name not in faithful]
-    text += (f", {_series([f'{method_name(name)} ({aucs[name]:.3f})' for name in unfaithful])} "
-             f"{'does' if len(unfaithful) == 1 else 'do'} not: no better than random order." if unfaithful else ".")
+    scored = _series([f'{method_name(name)} ({aucs[name]:.3f})' for name in unfaithful])
+    if not faithful:
+        text += (f", and no method goes at least {margin:g} below it: {scored} "
+                 f"{'is' if len(unfaithful) == 1 else 'are'} no better than random order.")
+    else:
+        text += (f", and {_series([method_name(name) for name in faithful])} {'goes' if len(faithful) == 1 else 'go'} "
+                 f"at least {margin:g} below it"
+                 + (f"; {scored} {'does' if len(unfaithful) == 1 else 'do'} not: no better than random order."
+                    if unfaithful else "."))
     text += (f" The lowest is {best_names} ({aucs[best[0]]:.3f})." if len(best) == 1
              else f" The lowest are {best_names}, tied at {aucs[best[0]]:.3f}.")
     if len(gaps):
@@ -662,14 +678,14 @@ def filter_classes(summary, lang="en"):
                 f"張臉裡最多的 class 來分：{leading}。有 {summary['selective']} 個 filter 的前幾名有一半以上屬於同一類；"
                 + _top_share(summary, lang))
         if never:
-            text += f"沒有任何 filter 以{'、'.join(class_name(name, lang) for name in never)}為主。"
+            text += f"沒有任何 filter 以{_series([class_name(name, lang) for name in never], lang).replace('和', '或')}為主。"
         return text
     leading = ", ".join(f"*{name}* {count}" for name, count in summary["dominant_counts"].items())
     text = (f"Of the {summary['filters']} filters of `{summary['layer']}`, the class most frequent among each filter's "
             f"top {summary['k']} faces is: {leading}. {summary['selective']} filters have one class in at least half "
             f"of their top faces; " + _top_share(summary, lang))
     if never:
-        text += f" No filter is dominated by {', '.join(f'*{name}*' for name in never)}."
+        text += f" No filter is dominated by {_series([f'*{name}*' for name in never]).replace(' and ', ' or ')}."
     return text
 
 
@@ -918,12 +934,15 @@ def class_pictures(resemblance, lang="en"):
     if zh:
         text = (f"第 2 部分的 {len(own)} 張 class 圖中，有 {len(matches)} 張和「自己那一類的平均臉減去整體平均臉」的相關"
                 "係數高於和其他任何一類的" + (f"：{names}" if matches else "")
-                + f"（純靠運氣大約是 {len(own)} 張中 1 張）。和自己那一類的相關係數介於 {low:.2f} 到 {high:.2f}。")
+                + f"；純靠運氣大約是 {len(own)} 張中 1 張。和自己那一類的相關係數介於 {low:.2f} 到 {high:.2f}。")
         return text + (f"都低於 {WEAK_CORRELATION:g}，算是弱相關：這些 class 圖看不出像自己那一類的臉。" if weak else "")
-    text = (f"Of the {len(own)} class images of part 2, {len(matches)} correlate more with their own class's difference "
-            "from the average face than with any other class's" + (f" ({names})" if matches else "") +
-            f" (chance alone would give about 1 of {len(own)}); the correlation with their own class ranges from "
-            f"{low:.2f} to {high:.2f}.")
+    count = f"{len(matches)} ({names}) correlate" if matches else "none correlates"
+    if len(matches) == 1:
+        count = f"1 ({names}) correlates"
+    text = (f"Of the {len(own)} class images of part 2, {count} more with "
+            f"{'its' if len(matches) == 1 else 'their'} own class's difference from the average face than with any "
+            f"other class's, where chance alone would give about 1 of {len(own)}; the correlation of each with its own "
+            f"class ranges from {low:.2f} to {high:.2f}.")
     return text + (f" All are below {WEAK_CORRELATION:g}, weak: the class images do not recognisably resemble their "
                    "class's faces." if weak else "")
 

@@ -32,6 +32,19 @@ def test_training_recipe_says_bfloat16_only_when_the_run_trains_in_it(tmp_path, 
     assert "bfloat16" in narrative.training_recipe(config.resolve("cpu"))
 
 
+def test_training_recipe_follows_the_policy_the_run_recorded_over_this_cpu():
+    forced = config.resolve("cpu", precision="bfloat16")
+    on_gpu = narrative.training_recipe(forced, policy="mixed_float16")  # a GPU run: its policy, not this CPU's
+    assert "trained in float16 mixed precision (float32 weights, logits and loss)" in on_gpu
+    assert "bfloat16" not in on_gpu
+    assert "以 float16 混合精度訓練" in narrative.training_recipe(forced, "zh", policy="mixed_float16")
+    assert "mixed precision" not in narrative.training_recipe(forced, policy="float32")
+    assert "trained in bfloat16" in narrative.training_recipe(config.resolve("cpu", precision="float32"),
+                                                              policy="mixed_bfloat16")
+    with pytest.raises(ValueError, match="policy='float16'"):
+        narrative.training_recipe(forced, policy="float16")
+
+
 def test_training_recipe_names_the_profile_settings():
     text = narrative.training_recipe(config.resolve("cpu"))
     budget = config.resolve("cpu").time_budget
@@ -179,7 +192,7 @@ def test_checks_state_the_threshold_the_values_and_ties():
     assert "it stays above for Integrated Gradients 0.50, which fails" in text
     assert "random order gives 0.400, and vanilla gradient and Grad-CAM go at least 0.01 below it" in text
     assert "The lowest are vanilla gradient and Grad-CAM, tied at 0.173." in text, "a tie is said as a tie"
-    assert "below it, Integrated Gradients (0.500) does not: no better than random order." in text, \
+    assert "below it; Integrated Gradients (0.500) does not: no better than random order." in text, \
         "a method not below random order by the margin is named"
     assert "vanilla gradient 0.12 和 Grad-CAM 0.30" in narrative.checks(table, "zh"), "spaces around Latin names"
     assert "within 3.1% on average" in text
@@ -188,6 +201,12 @@ def test_checks_state_the_threshold_the_values_and_ties():
     assert "integrated_gradients" not in text + zh, "methods by their names, not the code's"
     assert "ask different things" not in text, "no lowest method fails randomisation here"
     assert "Grad-CAM 比它低至少 0.01" in zh, "a Latin name is spaced from the Chinese after it"
+    none = table.assign(faithful=[False, False, False], deletion_auc=[0.41, 0.5, 0.42])
+    assert ("random order gives 0.400, and no method goes at least 0.01 below it: vanilla gradient (0.410), "
+            "Integrated Gradients (0.500) and Grad-CAM (0.420) are no better than random order.") in \
+        narrative.checks(none), "the real-data workbook's case: one clause, no 'no method go ... do not'"
+    assert ("沒有任何方法比它低至少 0.01：vanilla gradient（0.410）、Integrated Gradients（0.500）和 Grad-CAM（0.420）"
+            "都不比隨機順序好。") in narrative.checks(none, "zh")
     lowest_fails = table.assign(deletion_auc=[0.2, 0.1, 0.3])
     assert "Integrated Gradients has the lowest deletion AUC yet fails the randomisation check" in \
         narrative.checks(lowest_fails)
@@ -201,6 +220,9 @@ def test_filter_classes_sentence():
     assert "Of the 64 filters of `conv3_2`" in text and "top 9 faces is: *happy* 40, *surprise* 24" in text
     assert "the highest one-class share is filter 5 (*happy*)'s, 100%." in text
     assert "No filter is dominated by *disgust*." in text
+    two = {**summary, "never_dominant": ["disgust", "neutral"]}
+    assert "No filter is dominated by *disgust* or *neutral*." in narrative.filter_classes(two)
+    assert "沒有任何 filter 以厭惡（disgust）或中性（neutral）為主。" in narrative.filter_classes(two, "zh")
     tied = {**summary, "top_share": 1.0, "at_top_share": [{"filter": index, "class": "happy"} for index in range(10)]}
     assert "10 filters tie at the highest one-class share, 100%: filters 0 (*happy*)" in narrative.filter_classes(tied)
     assert "有 10 個 filter 並列最高，前幾名 100% 屬於同一類：第 0 號（開心）、第 1 號（開心）" in \
@@ -390,9 +412,15 @@ def test_q5_describes_the_filter_images_from_measurements_of_them():
     assert "All 32 early filters and 60 of the 64 deep ones respond to their ascent image at least 2 standard" in text
     assert "textures" not in text and "patterns" not in text, "a final TA read: no words the figure contradicts"
     classes = narrative.class_pictures(pictures["classes"])
-    assert "Of the 3 class images of part 2, 2 correlate more with their own class's difference" in classes
-    assert "(chance alone would give about 1 of 3)" in classes
+    assert "Of the 3 class images of part 2, 2 (" in classes and ") correlate more with their own class's difference" in classes
+    assert "than with any other class's, where chance alone would give about 1 of 3;" in classes
     assert "ranges from -0.03 to 0.15. All are below 0.3, weak: the class images do not recognisably" in classes
+    one = narrative.class_pictures({"own": {"happy": 0.05, "sad": -0.06}, "matches": ["happy"]})
+    assert "Of the 2 class images of part 2, 1 (*happy*) correlates more with its own class's difference" in one, \
+        "the real-data workbook's case: the verb agrees with one image"
+    assert "none correlates more" in narrative.class_pictures({"own": {"happy": 0.05}, "matches": []})
+    assert "：開心（happy）；純靠運氣大約是 2 張中 1 張。" in narrative.class_pictures(
+        {"own": {"happy": 0.05, "sad": -0.06}, "matches": ["happy"]}, "zh"), "no bracket right after a bracket"
     strong = narrative.class_pictures({"own": {"happy": 0.5}, "matches": ["happy"]})
     assert "weak" not in strong
 
