@@ -14,8 +14,9 @@ from fer_utils import errors, precision
 
 #: Bump whenever a change to training (pipeline, schedule, callbacks, evaluation) changes what a run
 #: learns or reports: every run made before then stops being reused and ``fer-workbook runs --prune`` drops it.
-TRAINING_CODE_VERSION = 5  # 5: a network a notebook wrote out trains under the mixed-precision policy (it trained
+TRAINING_CODE_VERSION = 6  # 5: a network a notebook wrote out trains under the mixed-precision policy (it trained
 #                               in float32 before), and a bfloat16 run is evaluated and saved in float32
+#                            6: a GPU's mixed-float16 run is evaluated and saved in float32 too (it was float16)
 #: A run's architecture (the Keras JSON of the model it trained), written when the model was passed in.
 ARCHITECTURE_FILE = "architecture.json"
 

@@ -376,9 +376,9 @@ def in_float32(model):
     """``model`` computing in float32: ``model`` itself when every layer already does, else a copy whose layers'
     dtype policies are float32, with the same weights and name.
 
-    Training under ``mixed_bfloat16`` (``fer_utils.precision``) only makes a CPU train faster: the saved model,
-    its evaluation, saliency (Q4) and gradient ascent (Q5) compute in float32, not with bfloat16's 8-bit
-    mantissa.
+    Training under ``mixed_bfloat16`` (``fer_utils.precision``) or a GPU's ``mixed_float16`` only makes training
+    faster: the saved model, its evaluation, saliency (Q4) and gradient ascent (Q5) compute in float32, not with
+    bfloat16's 8-bit or float16's 11-bit mantissa and float16's narrow range.
     """
     if all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model

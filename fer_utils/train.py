@@ -340,8 +340,8 @@ def _finish(config, parts, directory, stopped_by, gpu, progress=True):
     """Write the final model, the history and the metrics of a trained run (metrics.json last), drop the backup.
 
     The final model is the best epoch's, or the weight average of the schedule's tail when the run kept one
-    and it validates (with the run's TTA) at least as well. A run trained in bfloat16 is evaluated and saved in
-    float32 (``models.in_float32``); one trained in mixed float16 on a GPU is saved as trained.
+    and it validates (with the run's TTA) at least as well. A run trained in mixed precision (bfloat16 on a CPU,
+    float16 on a GPU) is evaluated and saved in float32 (``models.in_float32``).
     """
     state = callbacks.read_state(directory)
     backup = directory / callbacks.BACKUP_DIR
@@ -351,8 +351,8 @@ def _finish(config, parts, directory, stopped_by, gpu, progress=True):
     with paths.atomic_write(directory / "history.json", "w") as handle:
         handle.write(history.to_json(orient="records", indent=1))
     best = keras.models.load_model(backup / state["best_model"], compile=False)
-    if keras.mixed_precision.global_policy().name == "mixed_bfloat16":  # as _fit set it: the model computes in
-        best = models.in_float32(best)  # float32 from here on (evaluation, model.keras, the analyses)
+    best = models.in_float32(best)  # whatever policy _fit trained under: float32 from here on (evaluation,
+    #                                 model.keras, the analyses' gradients); a float32 model is returned as it is
     average, known = None, {}
     if state.get("average"):
         best, average, known = _choose_average(best, parts, averaging.load(backup / state["average"]), config,
