@@ -74,8 +74,8 @@ PROFILES = {
     # float32: a machine 8x as fast still stops on the budget). The matched DNN plateaus sooner than the CNN.
     # Weight averaging (average_tail) stays off: docs/measurements.md has what it gave, too little for its minute.
     # precision auto: bfloat16 where the CPU computes it natively (fer_utils.precision). On this machine's
-    # avx512_bf16 it trained vgg_lean 1.48x as fast (bench/precision.py): 62 epochs instead of 43 in the 42
-    # minutes, 68.0 % validation against 67.0 % in float32 (seed 0); elsewhere it is float32.
+    # avx512_bf16 it trained vgg_lean 1.48x as fast (bench/precision.py): 62-65 epochs instead of 43-47 in the 42
+    # minutes, 68.0 / 67.9 / 67.1 % validation (seeds 0-2) against 67.0 / 66.5 % in float32; elsewhere float32.
     "cpu": {"model": "vgg_lean", "epochs": 500, "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-2,
             "patience": 500, "time_budget": 42.0, "dnn_time_budget": 5.0, "rotation": 0.04, "shift": 0.1,
             "zoom": 0.1, "erasing": 0.25, "tta": "ten_crop", "precision": "auto"},
