@@ -285,10 +285,16 @@ def _course_train_csv(path, n=900, seed=5):
 
 @pytest.mark.heavy
 @pytest.mark.slow
-def test_real_data_report_on_the_course_train_csv(tmp_path):
+def test_real_data_report_on_the_course_train_csv(tmp_path, monkeypatch):
     """A render of a run on the course's train.csv form: validation stands in for the test splits and says so."""
     from pypdf import PdfReader
 
+    from fer_utils import paths
+
+    # the notebooks' kernels are other processes: the environment keeps this data's runs and parsed cache in
+    # tmp_path with the test's own (conftest), out of the project's runs/ and data/cache/
+    monkeypatch.setenv("FER_RUNS_DIR", str(paths.RUNS_DIR))
+    monkeypatch.setenv("FER_CACHE_DIR", str(paths.CACHE_DIR))
     data = _course_train_csv(tmp_path / "train.csv")
     fewer_steps = {"smoothgrad_samples": 8, "ig_steps": 16, "ascent_steps": 24}  # the layout, not the maps, is tested
     report.run({"data_path": str(data), **fewer_steps}, out_dir=tmp_path / "executed", progress=False)
