@@ -291,26 +291,39 @@ def architecture(name, parameters, flops, lang="en"):
             "(multiply and add counted apart).")
 
 
-def training(metrics, lang="en"):
-    """A sentence on how a run's training went, from its ``metrics.json`` (``fer_utils.train.train``)."""
+def training(metrics, lang="en", history=None):
+    """A sentence on how a run's training went, from its ``metrics.json`` (``fer_utils.train.train``).
+
+    Args:
+        history: the run's per-epoch history (``Run.history``). With test-time augmentation the best epoch's
+            validation score differs from the single view its curve shows and it was picked on; given the
+            history, the sentence states both, so the figure does not seem to contradict it.
+    """
     best = metrics["splits"].get("val", {}).get("accuracy")
     zh = _language(lang) == "zh"
     average = metrics.get("weight_average")
     if average:
         best = average["best_epoch_val_accuracy"]  # the best epoch's own score; the average's follows
     improving = still_improving(metrics)
+    curve = None
+    if history is not None and best is not None and metrics.get("tta", "none") != "none":
+        curve = float(history["val_accuracy"].iloc[metrics["best_epoch"] - 1])
     if zh:
-        best_text = f"，validation 準確率 {best:.1%}" if best is not None else ""
+        best_text = f"，validation 準確率 {best:.1%}" if best is not None and curve is None else ""
         trend = "；這也是最後一個 epoch，停下來的時候還在進步，多訓練一些可能會更好" if improving else ""
+        picked = (f"它是依曲線上單一視角的 validation 準確率（{curve:.1%}）挑出的；加上 test-time augmentation 是 "
+                  f"{best:.1%}。" if curve is not None else "")
         return (f"訓練跑了 {metrics['epochs_run']} 個 epoch，因為{STOP_WORDS_ZH[metrics['stopped_by']]}而停止；"
-                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}{trend}。{weight_average(average, 'zh')}"
+                f"最好的是第 {metrics['best_epoch']} 個 epoch{best_text}{trend}。{picked}{weight_average(average, 'zh')}"
                 f"在 {metrics['device']} 上花了 {metrics['train_seconds']:.0f} 秒（每個 epoch "
                 f"{metrics['seconds_per_epoch']:.1f} 秒，每秒 {metrics['train_images_per_second']:.0f} 張圖）。")
-    best_text = f" with validation accuracy {best:.1%}" if best is not None else ""
+    best_text = f" with validation accuracy {best:.1%}" if best is not None and curve is None else ""
     trend = (": the last one, so it was still improving when it stopped and more training may help"
              if improving else "")
+    picked = (f"It was picked on the curve's single-view validation accuracy ({curve:.1%}); with test-time "
+              f"augmentation it scores {best:.1%}. " if curve is not None else "")
     return (f"Training ran {metrics['epochs_run']} epochs and stopped because {STOP_WORDS[metrics['stopped_by']]}; "
-            f"the best epoch was {metrics['best_epoch']}{best_text}{trend}. {weight_average(average, 'en')}"
+            f"the best epoch was {metrics['best_epoch']}{best_text}{trend}. {picked}{weight_average(average, 'en')}"
             f"It took {metrics['train_seconds']:.0f} s on the {metrics['device']} "
             f"({metrics['seconds_per_epoch']:.1f} s per epoch, {metrics['train_images_per_second']:.0f} images/s).")
 

@@ -100,6 +100,16 @@ def test_training_sentence_reads_the_metrics():
     assert "第 5–7 個 epoch 的權重平均" in narrative.training(averaged, lang="zh")
     kept_best = {**averaged, "weight_average": {**averaged["weight_average"], "used": False}}
     assert "scored below the best epoch and was not kept" in narrative.training(kept_best)
+    curves = pd.DataFrame({"val_accuracy": [0.5, 0.61, 0.6, 0.62, 0.6, 0.6321, 0.63]})
+    ten_crop = {**metrics, "tta": "ten_crop"}
+    assert ("the best epoch was 6. It was picked on the curve's single-view validation accuracy (63.2%); with "
+            "test-time augmentation it scores 65.4%. It took") in narrative.training(ten_crop, history=curves), \
+        "the real-data workbook: the sentence said 67.9% at the epoch where Figure 1's curve shows 66.1%"
+    assert "第 6 個 epoch。它是依曲線上單一視角的 validation 準確率（63.2%）挑出的；加上 test-time augmentation 是 65.4%。" in \
+        narrative.training(ten_crop, "zh", history=curves)
+    last = narrative.training({**ten_crop, "best_epoch": 7}, history=curves)
+    assert "the best epoch was 7: the last one, so it was still improving" in last and "accuracy (63.0%)" in last
+    assert narrative.training({**metrics, "tta": "none"}, history=curves) == text, "one view: one number"
 
 
 def test_test_accuracy_averages_public_and_private_and_names_the_analysed_split():
