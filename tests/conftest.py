@@ -19,6 +19,15 @@ def _isolated_paths(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
 
 
+@pytest.fixture()
+def narrow_vgg_small(monkeypatch):
+    """``vgg_small`` at widths (4, 8, 8) for one test, so a training run through ``train.train`` takes seconds."""
+    from fer_utils import models
+
+    narrow = models.PRESETS["vgg_small"]
+    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
+
+
 def _refuse_writes(monkeypatch, root):
     """Make every write under ``root`` fail with PermissionError, as in a read-only folder.
 

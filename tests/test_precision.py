@@ -78,7 +78,7 @@ def test_a_model_trains_under_mixed_bfloat16_with_float32_outputs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("written_out", [False, True], ids=["preset", "notebook-model"])
-def test_a_run_trained_in_bfloat16_is_evaluated_and_saved_in_float32(tmp_path, monkeypatch, written_out):
+def test_a_run_trained_in_bfloat16_is_evaluated_and_saved_in_float32(tmp_path, narrow_vgg_small, written_out):
     """Issue 24: bfloat16 makes training faster and nothing else; the run's model, its metrics and the analyses
     that load it compute in float32, while metrics.json and the run's identity still say how it trained. A
     network a notebook wrote out (built in float32, passed to ``train``) trains in bfloat16 too, not as built."""
@@ -87,8 +87,6 @@ def test_a_run_trained_in_bfloat16_is_evaluated_and_saved_in_float32(tmp_path, m
     from fer_utils import data, models, runs, synth, train
 
     faces = data.load(synth.write_csv(tmp_path / "f.csv", n=140, seed=2, progress=False), progress=False)
-    narrow = models.PRESETS["vgg_small"]
-    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
     seen = {}
 
     class _Dtypes(keras.callbacks.Callback):

@@ -194,7 +194,7 @@ def test_unlabeled_data_cannot_be_trained_on(tmp_path):
     assert not (tmp_path / "runs").exists(), "input is checked before a run directory is made"
 
 
-def test_a_run_on_a_gpu_trains_in_mixed_precision(tiny, tmp_path, monkeypatch):
+def test_a_run_on_a_gpu_trains_in_mixed_precision(tiny, tmp_path, monkeypatch, narrow_vgg_small):
     """train._fit's GPU branch on the CPU: with a GPU reported, the run trains in mixed float16 (fused batch norm on
     float16 activations, float32 logits and loss), says so, and saves and evaluates in float32; narrow widths keep it
     seconds."""
@@ -203,8 +203,6 @@ def test_a_run_on_a_gpu_trains_in_mixed_precision(tiny, tmp_path, monkeypatch):
     physical_devices = tf.config.list_physical_devices
     monkeypatch.setattr(tf.config, "list_physical_devices",
                         lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else physical_devices(kind))
-    narrow = models.PRESETS["vgg_small"]
-    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
     seen = {}
 
     class _Dtypes(keras.callbacks.Callback):
@@ -436,13 +434,11 @@ class _PoisonAtEpoch(keras.callbacks.Callback):
                 weights.assign(np.full(weights.shape, np.nan, dtype=weights.dtype))
 
 
-def test_a_diverging_run_stops_in_its_first_nan_batch_and_commits_no_nan_epoch(tiny, tmp_path, monkeypatch):
+def test_a_diverging_run_stops_in_its_first_nan_batch_and_commits_no_nan_epoch(tiny, tmp_path, narrow_vgg_small):
     """Epoch 1 trains; epoch 2's weights turn NaN: training ends in that epoch's first batch, epoch 1 stays the
     committed (and best) state, nothing marks the run finished, and the same command resumes from epoch 1."""
     from fer_utils import errors
 
-    narrow = models.PRESETS["vgg_small"]  # narrow widths keep it seconds
-    monkeypatch.setitem(models.PRESETS, "vgg_small", lambda **kw: narrow(**{"widths": (4, 8, 8), **kw}))
     settings = tiny_config(epochs=2)
     directory = tmp_path / "runs" / identity.run_key(settings, identity.run_identity(settings, tiny))
     seen = []
